@@ -1,0 +1,188 @@
+/**
+ * Time: a virtual clock with timers for simulation, and a real clock with the same
+ * interface for code that runs on real threads. Library code takes a {@link Clock}
+ * and never reads the wall clock itself.
+ *
+ * @see kernel/time/timer.c, kernel/time/hrtimer.c
+ */
+
+import { KernelError } from './errno.js';
+
+/** Nanoseconds per second. */
+export const NSEC_PER_SEC = 1_000_000_000;
+/** Nanoseconds per millisecond. */
+export const NSEC_PER_MSEC = 1_000_000;
+/** Nanoseconds per microsecond. */
+export const NSEC_PER_USEC = 1_000;
+
+/** Something that tells the time in nanoseconds since boot. */
+export interface Clock {
+  /** Nanoseconds since boot (CLOCK_MONOTONIC; `local_clock()` for printk). */
+  nowNs(): number;
+}
+
+/** A timer armed on a {@link VirtualClock}. */
+export interface Timer {
+  /** Absolute expiry in nanoseconds. */
+  readonly expires: number;
+  /** Whether the timer is armed (not yet fired nor deleted). */
+  readonly pending: boolean;
+}
+
+interface TimerEntry extends Timer {
+  expires: number;
+  pending: boolean;
+  seq: number;
+  fn: () => void;
+}
+
+/**
+ * A clock that moves only when told to, with timers that fire in (expiry, arming order).
+ * The same calls give the same run.
+ */
+export class VirtualClock implements Clock {
+  private now: number;
+  private seq = 0;
+  private heap: TimerEntry[] = [];
+  /** Timer interrupt frequency used by {@link VirtualClock.jiffies}. */
+  readonly hz: number;
+
+  constructor(options: { startNs?: number; hz?: number } = {}) {
+    this.now = options.startNs ?? 0;
+    this.hz = options.hz ?? 1000;
+    if (!Number.isSafeInteger(this.now) || this.now < 0)
+      throw new KernelError('EINVAL', `clock start ${this.now} is not a non-negative integer`);
+    if (!Number.isInteger(this.hz) || this.hz <= 0 || NSEC_PER_SEC % this.hz !== 0)
+      throw new KernelError('EINVAL', `HZ ${this.hz} must divide 1000000000`);
+  }
+
+  nowNs(): number {
+    return this.now;
+  }
+
+  /** Ticks of 1/HZ seconds since boot. */
+  jiffies(): number {
+    return Math.floor(this.now / (NSEC_PER_SEC / this.hz));
+  }
+
+  /** Arms `fn` to run `delayNs` from now. @throws KernelError EINVAL on a negative or non-finite delay. */
+  addTimer(delayNs: number, fn: () => void): Timer {
+    if (!Number.isFinite(delayNs) || delayNs < 0)
+      throw new KernelError('EINVAL', `timer delay ${delayNs} ns is not a non-negative number`);
+    const t: TimerEntry = { expires: this.now + Math.ceil(delayNs), pending: true, seq: this.seq++, fn };
+    this.push(t);
+    return t;
+  }
+
+  /** Disarms a timer; returns whether it was pending (`del_timer`). */
+  delTimer(timer: Timer): boolean {
+    const t = timer as TimerEntry;
+    if (!t.pending) return false;
+    t.pending = false; // removed lazily from the heap
+    return true;
+  }
+
+  /** Re-arms a timer to fire `delayNs` from now (`mod_timer`); returns whether it was pending. */
+  modTimer(timer: Timer, delayNs: number): Timer {
+    const t = timer as TimerEntry;
+    this.delTimer(t);
+    return this.addTimer(delayNs, t.fn);
+  }
+
+  /** Expiry of the earliest pending timer, or `undefined`. */
+  nextExpiry(): number | undefined {
+    this.dropCancelled();
+    return this.heap[0]?.expires;
+  }
+
+  /** Number of pending timers. */
+  pendingTimers(): number {
+    return this.heap.filter((t) => t.pending).length;
+  }
+
+  /**
+   * Moves time forward to `targetNs`, firing every timer that expires on the way, each at
+   * its own expiry time. @throws KernelError EINVAL if `targetNs` is in the past.
+   */
+  advanceTo(targetNs: number): void {
+    if (!(targetNs >= this.now))
+      throw new KernelError('EINVAL', `cannot move the clock back from ${this.now} to ${targetNs} ns`);
+    for (;;) {
+      this.dropCancelled();
+      const t = this.heap[0];
+      if (!t || t.expires > targetNs) break;
+      this.pop();
+      this.now = Math.max(this.now, t.expires);
+      t.pending = false;
+      t.fn();
+    }
+    this.now = targetNs;
+  }
+
+  /** Moves time forward by `deltaNs`, firing timers on the way. */
+  advance(deltaNs: number): void {
+    if (!Number.isFinite(deltaNs) || deltaNs < 0)
+      throw new KernelError('EINVAL', `clock advance ${deltaNs} ns is not a non-negative number`);
+    this.advanceTo(this.now + deltaNs);
+  }
+
+  /** Jumps to the next timer and fires it (and any others due then); returns false if none. */
+  runNextTimer(): boolean {
+    const next = this.nextExpiry();
+    if (next === undefined) return false;
+    this.advanceTo(Math.max(next, this.now));
+    return true;
+  }
+
+  private dropCancelled(): void {
+    while (this.heap.length > 0 && !this.heap[0]!.pending) this.pop();
+  }
+
+  private less(a: TimerEntry, b: TimerEntry): boolean {
+    return a.expires < b.expires || (a.expires === b.expires && a.seq < b.seq);
+  }
+
+  private push(t: TimerEntry): void {
+    const h = this.heap;
+    h.push(t);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}
+
+/** Creates a {@link VirtualClock} starting at `startNs` (default 0). */
+export function createVirtualClock(options: { startNs?: number; hz?: number } = {}): VirtualClock {
+  return new VirtualClock(options);
+}
+
+/**
+ * A clock that reads the host's monotonic clock (`process.hrtime`), counted from the
+ * moment it is made. For code on real threads; simulations use {@link VirtualClock}.
+ */
+export function createRealClock(): Clock {
+  const origin = process.hrtime.bigint();
+  return { nowNs: () => Number(process.hrtime.bigint() - origin) };
+}
