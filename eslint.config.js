@@ -39,7 +39,8 @@ const noPackageInternals = {
       }
       if (source.startsWith('.') && from) {
         const to = packageRootOf(path.resolve(path.dirname(file), source) + path.sep);
-        if (to && to !== from) context.report({ node, messageId: 'relative', data: { source, from, to } });
+        if (to && to !== from)
+          context.report({ node, messageId: 'relative', data: { source, from, to } });
       }
     }
     return {
@@ -71,11 +72,22 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'Use the injected clock (createClock) instead.' },
-        { object: 'Math', property: 'random', message: 'Use a seeded generator (createRandom) instead.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Use the injected clock (VirtualClock or createRealClock) instead.',
+        },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Use a seeded generator (createRng) instead.',
+        },
       ],
     },
   },

@@ -50,10 +50,19 @@ export function runCases(cases: BenchCase[], rounds = quick ? 2 : 11): BenchResu
     });
   }
   void sink;
-  return cases.map((c, i) => ({ name: c.name, nsPerOp: median(samples[i]!), samples: samples[i]! }));
+  return cases.map((c, i) => ({
+    name: c.name,
+    nsPerOp: median(samples[i]!),
+    samples: samples[i]!,
+  }));
 }
 
-const fmtNs = (ns: number): string => (ns >= 1e6 ? `${(ns / 1e6).toFixed(2)} ms` : ns >= 1e3 ? `${(ns / 1e3).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+const fmtNs = (ns: number): string =>
+  ns >= 1e6
+    ? `${(ns / 1e6).toFixed(2)} ms`
+    : ns >= 1e3
+      ? `${(ns / 1e3).toFixed(2)} µs`
+      : `${ns.toFixed(1)} ns`;
 
 /** Prints results as a Markdown table with each row's ratio to `baseline` (a row name). */
 export function printTable(title: string, results: BenchResult[], baseline: string): void {
@@ -63,7 +72,9 @@ export function printTable(title: string, results: BenchResult[], baseline: stri
   console.log('| --- | ---: | ---: |');
   for (const r of results) {
     const ratio = base ? `${(r.nsPerOp / base.nsPerOp).toFixed(2)}×` : '—';
-    console.log(`| ${r.name}${r.name === baseline ? ' (baseline)' : ''} | ${fmtNs(r.nsPerOp)} | ${ratio} |`);
+    console.log(
+      `| ${r.name}${r.name === baseline ? ' (baseline)' : ''} | ${fmtNs(r.nsPerOp)} | ${ratio} |`,
+    );
   }
 }
 

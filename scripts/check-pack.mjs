@@ -7,11 +7,18 @@ import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '..');
 const pnpm = (args, cwd) =>
-  execFileSync('npx', ['-y', 'pnpm@10.34.9', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-const allowed = (f) => f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('dist/');
+  execFileSync('npx', ['-y', 'pnpm@10.34.9', ...args], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+const allowed = (f) =>
+  f === 'package.json' || f === 'README.md' || f === 'LICENSE' || f.startsWith('dist/');
 let failures = 0;
 for (const dir of ['packages', 'apps'].flatMap((d) =>
-  existsSync(path.join(root, d)) ? readdirSync(path.join(root, d)).map((n) => path.join(root, d, n)) : [],
+  existsSync(path.join(root, d))
+    ? readdirSync(path.join(root, d)).map((n) => path.join(root, d, n))
+    : [],
 )) {
   const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
   if (manifest.private) continue;
@@ -27,16 +34,22 @@ for (const dir of ['packages', 'apps'].flatMap((d) =>
   for (const need of ['dist/index.js', 'dist/index.d.ts'])
     if (!files.includes(need)) problems.push(`does not ship ${need}`);
   const packed = JSON.parse(
-    execFileSync('tar', ['-xzOf', path.join(out, tarball), 'package/package.json'], { encoding: 'utf8' }),
+    execFileSync('tar', ['-xzOf', path.join(out, tarball), 'package/package.json'], {
+      encoding: 'utf8',
+    }),
   );
   if (JSON.stringify(packed.exports).includes('@kern/source'))
     problems.push('packed exports still point at src/ (publishConfig.exports missing)');
   try {
-    execFileSync('npx', ['-y', 'pnpm@10.34.9', 'exec', 'publint', 'run', path.join(out, tarball), '--strict'], {
-      cwd: root,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    execFileSync(
+      'npx',
+      ['-y', 'pnpm@10.34.9', 'exec', 'publint', 'run', path.join(out, tarball), '--strict'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
   } catch (e) {
     problems.push(`publint: ${(e.stdout ?? '') + (e.stderr ?? '')}`.trim());
   }

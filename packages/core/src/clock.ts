@@ -69,7 +69,12 @@ export class VirtualClock implements Clock {
   addTimer(delayNs: number, fn: () => void): Timer {
     if (!Number.isFinite(delayNs) || delayNs < 0)
       throw new KernelError('EINVAL', `timer delay ${delayNs} ns is not a non-negative number`);
-    const t: TimerEntry = { expires: this.now + Math.ceil(delayNs), pending: true, seq: this.seq++, fn };
+    const t: TimerEntry = {
+      expires: this.now + Math.ceil(delayNs),
+      pending: true,
+      seq: this.seq++,
+      fn,
+    };
     this.push(t);
     return t;
   }
@@ -106,7 +111,10 @@ export class VirtualClock implements Clock {
    */
   advanceTo(targetNs: number): void {
     if (!(targetNs >= this.now))
-      throw new KernelError('EINVAL', `cannot move the clock back from ${this.now} to ${targetNs} ns`);
+      throw new KernelError(
+        'EINVAL',
+        `cannot move the clock back from ${this.now} to ${targetNs} ns`,
+      );
     for (;;) {
       this.dropCancelled();
       const t = this.heap[0];

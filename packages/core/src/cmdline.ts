@@ -106,7 +106,11 @@ export function parseCrashkernel(value: string): CrashkernelSpec {
       const last = ranges[ranges.length - 1];
       if (last && (last.end === undefined || start.value < last.end))
         throw bad(`range starting at ${start.value} overlaps the previous one`);
-      ranges.push(end === undefined ? { start: start.value, size: size.value } : { start: start.value, end, size: size.value });
+      ranges.push(
+        end === undefined
+          ? { start: start.value, size: size.value }
+          : { start: start.value, end, size: size.value },
+      );
       rest = size.rest;
       if (rest.startsWith(',')) {
         rest = rest.slice(1);
@@ -140,7 +144,10 @@ export function formatCrashkernel(spec: CrashkernelSpec): string {
   if (spec.kind === 'fixed')
     return `${formatMemSize(spec.size)}${off}${spec.placement ? `,${spec.placement}` : ''}`;
   const ranges = spec.ranges
-    .map((r) => `${formatMemSize(r.start)}-${r.end === undefined ? '' : formatMemSize(r.end)}:${formatMemSize(r.size)}`)
+    .map(
+      (r) =>
+        `${formatMemSize(r.start)}-${r.end === undefined ? '' : formatMemSize(r.end)}:${formatMemSize(r.size)}`,
+    )
     .join(',');
   return ranges + off;
 }
@@ -157,8 +164,9 @@ export function resolveCrashkernel(
   let size: number | undefined;
   if (spec.kind === 'fixed') size = spec.size;
   else
-    size = spec.ranges.find((r) => systemRam >= r.start && (r.end === undefined || systemRam < r.end))
-      ?.size;
+    size = spec.ranges.find(
+      (r) => systemRam >= r.start && (r.end === undefined || systemRam < r.end),
+    )?.size;
   if (size === undefined) return null;
   if (size >= systemRam) return null; // Linux: "crashkernel: memory value expected" / too large
   return spec.offset === undefined ? { size } : { size, base: spec.offset };
@@ -246,7 +254,12 @@ export function splitCmdline(line: string): CmdlineParam[] {
 }
 
 function parseCount(name: string, value: string | undefined, min: number): number {
-  if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || !Number.isSafeInteger(Number(value)))
+  if (
+    value === undefined ||
+    !/^\d+$/.test(value) ||
+    Number(value) < min ||
+    !Number.isSafeInteger(Number(value))
+  )
     throw new KernelError('EINVAL', `${name}=${value ?? ''}: expected an integer >= ${min}`);
   return Number(value);
 }
@@ -267,7 +280,8 @@ function parseNuma(value: string | undefined): NumaOption {
     if (/^\d+$/.test(v)) return { mode: 'fake', nodes: parseCount('numa=fake', v, 1) };
     return { mode: 'fake', nodeSize: parseSize('numa=fake', v) };
   }
-  if (value === undefined || value === '') throw new KernelError('EINVAL', 'numa: a value is required');
+  if (value === undefined || value === '')
+    throw new KernelError('EINVAL', 'numa: a value is required');
   return { mode: 'other', value };
 }
 
@@ -336,7 +350,9 @@ export function formatCmdline(params: readonly CmdlineParam[]): string {
   return params
     .map((p) => {
       if (p.value === undefined) return p.name;
-      return /[\s]/.test(p.value) || p.value === '' ? `${p.name}="${p.value}"` : `${p.name}=${p.value}`;
+      return /[\s]/.test(p.value) || p.value === ''
+        ? `${p.name}="${p.value}"`
+        : `${p.name}=${p.value}`;
     })
     .join(' ');
 }

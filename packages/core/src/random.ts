@@ -70,7 +70,7 @@ export function createRng(seed: number): Rng {
           if (x < limit) return x % n;
         }
       }
-      return Math.floor((nextU32() * 0x1_0000_0000 + nextU32()) / 2 ** 64 * n);
+      return Math.floor(((nextU32() * 0x1_0000_0000 + nextU32()) / 2 ** 64) * n);
     },
     fill(bytes) {
       let i = 0;
@@ -115,7 +115,10 @@ export function createRandomPool(source: RandomSource): RandomPool {
   const fill =
     source === 'crypto'
       ? (buf: Uint8Array): Uint8Array => randomFillSync(buf)
-      : ((rng) => (buf: Uint8Array) => rng.fill(buf))(createRng(source.seed));
+      : (
+          (rng) => (buf: Uint8Array) =>
+            rng.fill(buf)
+        )(createRng(source.seed));
   return {
     cryptographic: source === 'crypto',
     getRandomBytes(n) {

@@ -43,7 +43,11 @@ describe('crashkernel=', () => {
   it('fixed size, with offset, high/low', () => {
     expect(parseCrashkernel('256M')).toEqual({ kind: 'fixed', size: 256 * M });
     expect(parseCrashkernel('256M@16M')).toEqual({ kind: 'fixed', size: 256 * M, offset: 16 * M });
-    expect(parseCrashkernel('512M,high')).toEqual({ kind: 'fixed', size: 512 * M, placement: 'high' });
+    expect(parseCrashkernel('512M,high')).toEqual({
+      kind: 'fixed',
+      size: 512 * M,
+      placement: 'high',
+    });
   });
 
   it('the RANGE:SIZE form picks the range holding system RAM, end exclusive', () => {
@@ -58,12 +62,24 @@ describe('crashkernel=', () => {
     expect(resolveCrashkernel(spec, 256 * M)).toBeNull();
     expect(resolveCrashkernel(spec, G)).toEqual({ size: 64 * M });
     expect(resolveCrashkernel(spec, 2 * G)).toEqual({ size: 128 * M });
-    expect(resolveCrashkernel(parseCrashkernel('1G-:256M@64M'), 8 * G)).toEqual({ size: 256 * M, base: 64 * M });
+    expect(resolveCrashkernel(parseCrashkernel('1G-:256M@64M'), 8 * G)).toEqual({
+      size: 256 * M,
+      base: 64 * M,
+    });
     expect(formatCrashkernel(spec)).toBe('512M-2G:64M,2G-:128M');
   });
 
   it('rejects malformed values naming them', () => {
-    for (const bad of ['', 'abc', '0', '1G-512M:64M', '512M-2G', '512M-2G:64M,1G-:128M', '64M@', '64M,middle']) {
+    for (const bad of [
+      '',
+      'abc',
+      '0',
+      '1G-512M:64M',
+      '512M-2G',
+      '512M-2G:64M,1G-:128M',
+      '64M@',
+      '64M,middle',
+    ]) {
       let err: unknown;
       try {
         parseCrashkernel(bad);
@@ -86,7 +102,11 @@ describe('parseCmdline', () => {
     expect(bp.nrCpus).toBe(8);
     expect(bp.numa).toEqual({ mode: 'fake', nodes: 4 });
     expect(bp.loglevel).toBe(4);
-    expect(bp.unknown).toEqual([{ name: 'root', value: '/dev/vda1' }, { name: 'single' }, { name: 'foo.bar', value: '1' }]);
+    expect(bp.unknown).toEqual([
+      { name: 'root', value: '/dev/vda1' },
+      { name: 'single' },
+      { name: 'foo.bar', value: '1' },
+    ]);
     expect(bp.initArgv).toEqual(['single', '-v', 'x=y']);
     expect(bp.initEnvp).toEqual(['root=/dev/vda1']);
   });

@@ -10,7 +10,12 @@ import {
   type NotifierBlock,
 } from '../src/notifier.js';
 
-const block = (log: string[], name: string, priority = 0, ret = NOTIFY_OK): NotifierBlock<string> => ({
+const block = (
+  log: string[],
+  name: string,
+  priority = 0,
+  ret = NOTIFY_OK,
+): NotifierBlock<string> => ({
   priority,
   call: (action, data) => {
     log.push(`${name}:${action}:${data}`);
