@@ -1,0 +1,66 @@
+/**
+ * @kern/mm: physical memory as real bytes, the struct page array, zones and nodes, and
+ * the buddy page allocator.
+ * @packageDocumentation
+ */
+export * as gfp from './gfp.js';
+export {
+  GFP_ATOMIC,
+  GFP_DMA32,
+  GFP_HIGHUSER,
+  GFP_HIGHUSER_MOVABLE,
+  GFP_KERNEL,
+  GFP_NOFS,
+  GFP_NOIO,
+  GFP_NOWAIT,
+  GFP_USER,
+  __GFP_COMP,
+  __GFP_DIRECT_RECLAIM,
+  __GFP_DMA32,
+  __GFP_HIGH,
+  __GFP_HIGHMEM,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_MOVABLE,
+  __GFP_NOFAIL,
+  __GFP_NORETRY,
+  __GFP_NOWARN,
+  __GFP_RECLAIMABLE,
+  __GFP_THISNODE,
+  __GFP_ZERO,
+  formatGfp,
+} from './gfp.js';
+export {
+  MAX_NR_ZONES,
+  MAX_PAGE_ORDER,
+  MIGRATE_HIGHATOMIC,
+  MIGRATE_ISOLATE,
+  MIGRATE_MOVABLE,
+  MIGRATE_PCPTYPES,
+  MIGRATE_RECLAIMABLE,
+  MIGRATE_TYPES,
+  MIGRATE_UNMOVABLE,
+  NR_PAGE_ORDERS,
+  PAGE_ALLOC_COSTLY_ORDER,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  gfpMigratetype,
+  gfpZone,
+  migratetypeNames,
+  pageblock_nr_pages,
+  pageblock_order,
+  zoneNames,
+} from './mmzone.js';
+export * from './page-flags.js';
+export * as layout from './layout.js';
+export { Memblock } from './memblock.js';
+export type { MemblockRegion } from './memblock.js';
+export { MemSection, memmapPagesFor, paddrToPfn, pfnToPaddr } from './sparse.js';
+export { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './memory.js';
+export type { MemPolicy, MemoryHandle, MmLog, Reclaimer, ZoneRef } from './memory.js';
+export { attachMemory, bootMemory, createMemory, onlineSectionPages, setupPerZoneWmarks } from './mm-init.js';
+export type { BootedMemory, MemoryConfig, ReserveRequest, Size } from './mm-init.js';
+export { NODE_STAT, VM_EVENT, nodeStatItems, vmEventItems } from './vmstat-items.js';
+export type { NodeStatItem, VmEventItem } from './vmstat-items.js';

@@ -1,0 +1,38 @@
+/**
+ * A futex-style mutex on one Int32 word of shared memory (Drepper's "mutex 2"):
+ * 0 unlocked, 1 locked, 2 locked with waiters. Uncontended lock and unlock are one
+ * compare-exchange each; contended waiters spin briefly, then sleep in Atomics.wait.
+ * Works on the main thread too (Node allows Atomics.wait there).
+ */
+
+const SPINS = 64;
+
+/** Takes the lock at `arr[idx]`; returns true if it had to wait (contended). */
+export function spinLock(arr: Int32Array, idx: number): boolean {
+  let c = Atomics.compareExchange(arr, idx, 0, 1);
+  if (c === 0) return false;
+  for (let i = 0; i < SPINS; i++) {
+    if (c === 1) c = Atomics.compareExchange(arr, idx, 0, 1);
+    if (c === 0) return true;
+    c = Atomics.load(arr, idx);
+  }
+  if (c !== 2) c = Atomics.exchange(arr, idx, 2);
+  while (c !== 0) {
+    Atomics.wait(arr, idx, 2);
+    c = Atomics.exchange(arr, idx, 2);
+  }
+  return true;
+}
+
+/** Takes the lock only if it is free. */
+export function spinTrylock(arr: Int32Array, idx: number): boolean {
+  return Atomics.compareExchange(arr, idx, 0, 1) === 0;
+}
+
+/** Releases the lock at `arr[idx]`, waking one waiter if there are any. */
+export function spinUnlock(arr: Int32Array, idx: number): void {
+  if (Atomics.sub(arr, idx, 1) !== 1) {
+    Atomics.store(arr, idx, 0);
+    Atomics.notify(arr, idx, 1);
+  }
+}

@@ -1,0 +1,1367 @@
+/**
+ * The machine's memory and its page allocator: sections, the page array, nodes and
+ * zones, and the zoned buddy allocator with per-CPU lists, migrate types, watermarks
+ * and GFP flags. Everything the allocator owns lives in the sections' shared memory;
+ * this object only holds views, so any thread that attaches to the same buffers
+ * (`attachMemory`) allocates from the same free lists.
+ *
+ * @see mm/page_alloc.c, mm/mm_init.c
+ */
+
+import { KernelError } from '@kern/core';
+import {
+  GFP_KERNEL,
+  __GFP_COMP,
+  __GFP_DIRECT_RECLAIM,
+  __GFP_HIGH,
+  __GFP_KSWAPD_RECLAIM,
+  __GFP_MEMALLOC,
+  __GFP_NOFAIL,
+  __GFP_NOMEMALLOC,
+  __GFP_NORETRY,
+  __GFP_NOWARN,
+  __GFP_THISNODE,
+  __GFP_ZERO,
+  formatGfp,
+} from './gfp.js';
+import { spinLock, spinUnlock } from './internal/lock.js';
+import {
+  N_KSWAPD_ORDER,
+  N_KSWAPD_WAKE,
+  N_KSWAPD_ZONEIDX,
+  N_VMSTAT,
+  PAGE_WORDS,
+  PCP_BATCH,
+  PCP_COUNT,
+  PCP_HEADS,
+  PCP_HIGH,
+  PCP_LOCK,
+  PCP_TAILS,
+  P_FLAGS,
+  P_INDEX,
+  P_MAPCOUNT,
+  P_MAPPING,
+  P_NEXT,
+  P_PREV,
+  P_PRIVATE,
+  P_REFCOUNT,
+  SEC_MEMMAP_OFFSET,
+  Z_FREE_HEAD,
+  Z_FREE_MT_NR,
+  Z_FREE_NR,
+  Z_FREE_TAIL,
+  Z_LOCK,
+  Z_LOWMEM_RESERVE,
+  Z_MANAGED,
+  Z_NR_FREE,
+  Z_NR_ISOLATE_PAGEBLOCK,
+  Z_NR_RESERVED_HIGHATOMIC,
+  Z_PRESENT,
+  Z_SPANNED,
+  Z_START_PFN,
+  Z_WMARK,
+  freeListIndex,
+  cpuEventsBase,
+  pcpBase,
+  zoneBase,
+} from './layout.js';
+import {
+  MAX_NR_ZONES,
+  MAX_PAGE_ORDER,
+  MIGRATE_HIGHATOMIC,
+  MIGRATE_ISOLATE,
+  MIGRATE_MOVABLE,
+  MIGRATE_PCPTYPES,
+  MIGRATE_RECLAIMABLE,
+  MIGRATE_TYPES,
+  MIGRATE_UNMOVABLE,
+  NR_PCP_LISTS,
+  PAGE_ALLOC_COSTLY_ORDER,
+  PAGE_SIZE,
+  fallbacks,
+  gfpMigratetype,
+  gfpZone,
+  orderToPindex,
+  pageblock_nr_pages,
+  pageblock_order,
+  zoneNames,
+} from './mmzone.js';
+import {
+  NODES_PGSHIFT,
+  PAGE_FLAGS_CHECK_AT_FREE,
+  PAGE_FLAGS_CHECK_AT_PREP,
+  PG_buddy,
+  PG_head,
+  PG_hwpoison,
+  PG_lru,
+  PG_pcp,
+  PG_reserved,
+  PG_tail,
+  ZONES_PGSHIFT,
+  formatPageFlags,
+} from './page-flags.js';
+import { MEMMAP_WORD, type MemSection } from './sparse.js';
+import { VM_EVENT, type NodeStatItem, NODE_STAT, type VmEventItem } from './vmstat-items.js';
+
+/** Where log lines go: a `Printk` from @kern/core fits. */
+export interface MmLog {
+  printk(level: number, text: string): void;
+}
+
+/** Watermark indices. */
+export const WMARK_MIN = 0;
+export const WMARK_LOW = 1;
+export const WMARK_HIGH = 2;
+
+/** alloc_flags: which watermark (low two bits). */
+export const ALLOC_WMARK_MASK = 3;
+/** alloc_flags: ignore watermarks. */
+export const ALLOC_NO_WATERMARKS = 4;
+/** alloc_flags: __GFP_HIGH, may use half of the min reserve. */
+export const ALLOC_MIN_RESERVE = 0x8;
+/** alloc_flags: cannot sleep, may use a further quarter. */
+export const ALLOC_NON_BLOCK = 0x10;
+/** alloc_flags: may use the high-order atomic reserve. */
+export const ALLOC_HIGHATOMIC = 0x200;
+
+/** A node's allocation policy (`struct mempolicy`). */
+export type MemPolicy =
+  | { mode: 'local' }
+  | { mode: 'preferred'; node: number }
+  | { mode: 'bind'; nodes: readonly number[] }
+  | { mode: 'interleave'; nodes: readonly number[] };
+
+/** Something the allocator can ask to free memory: page cache reclaim, slab shrinkers. */
+export interface Reclaimer {
+  /** Name for statistics. */
+  readonly name: string;
+  /**
+   * Tries to free about `nrPages` pages (preferring `nid` when given); returns how many
+   * pages it freed. Called with no allocator lock held; may free pages itself.
+   */
+  reclaim(nrPages: number, gfp: number, nid: number | undefined): number;
+}
+
+/** A view of one zone's words in shared memory. */
+export interface ZoneRef {
+  /** The node data array. */
+  readonly a: Int32Array;
+  /** Word offset of the zone in `a`. */
+  readonly b: number;
+  readonly nid: number;
+  readonly zid: number;
+}
+
+/** Everything `attachMemory` needs to rebuild a Memory in another thread. */
+export interface MemoryHandle {
+  /** Section buffers by section number (null for absent sections). */
+  sections: (SharedArrayBuffer | null)[];
+  sectionBytes: number;
+  nrCpus: number;
+  nrNodes: number;
+  /** Physical address of each node's data. */
+  nodeDataPaddr: number[];
+  /** Node distances (SLIT), nrNodes × nrNodes. */
+  distances: number[][];
+  /** CPU → node. */
+  cpuToNode: number[];
+  groupByMobility: boolean;
+}
+
+const NO_PAGE = -1;
+
+/**
+ * The memory of one machine and its page allocator.
+ *
+ * Locking: each zone's lock (Z_LOCK) guards its free lists, counters and the usemap of
+ * its pageblocks; each per-CPU list set has its own lock (PCP_LOCK), taken by its CPU
+ * and by remote drains, always before the zone lock. Page refcounts are atomic.
+ */
+export class Memory {
+  /** Sections by number (undefined where absent). */
+  readonly sections: (MemSection | undefined)[];
+  /** log2(pages per section). */
+  readonly sectionShift: number;
+  /** Pages per section − 1. */
+  readonly sectionMask: number;
+  readonly sectionBytes: number;
+  readonly nrCpus: number;
+  readonly nrNodes: number;
+  /** Node data arrays (the Int32Array of the section that holds each node's data). */
+  readonly nodeArr: Int32Array[];
+  /** Word offset of each node's data in nodeArr[nid]. */
+  readonly nodeBase: number[];
+  readonly nodeDataPaddr: number[];
+  readonly distances: number[][];
+  readonly cpuToNode: number[];
+  /** Whether allocations are grouped by migrate type (false: everything UNMOVABLE, one list). */
+  readonly groupByMobility: boolean;
+  /** zones[nid * MAX_NR_ZONES + zid]. */
+  readonly zones: ZoneRef[];
+  /** Fallback zonelist of each node: zones by node distance, highest zone first. */
+  readonly zonelists: ZoneRef[][];
+  /** Memory reclaimers called from kswapd and direct reclaim. */
+  readonly reclaimers: Reclaimer[] = [];
+  /** The CPU this thread allocates as (its per-CPU lists). */
+  cpu = 0;
+  /** Where warnings and bad-page reports go. */
+  log: MmLog | null = null;
+  /** The name of the current task in messages (`current->comm`). */
+  comm: () => string = () => 'swapper/0';
+  /** When true, kswapd's work runs inline right after the allocation that woke it. */
+  kswapdInline = true;
+  /** A deliberately broken mode for negative-control tests; never set otherwise. */
+  debugBreak: 'none' | 'no-coalesce' | 'skip-double-free-check' = 'none';
+  private interleaveNext = 0;
+  private warnedOrder = false;
+
+  constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
+    this.sections = sections;
+    this.sectionBytes = h.sectionBytes;
+    this.sectionShift = Math.log2(h.sectionBytes / PAGE_SIZE);
+    this.sectionMask = (1 << this.sectionShift) - 1;
+    this.nrCpus = h.nrCpus;
+    this.nrNodes = h.nrNodes;
+    this.nodeDataPaddr = h.nodeDataPaddr;
+    this.distances = h.distances;
+    this.cpuToNode = h.cpuToNode;
+    this.groupByMobility = h.groupByMobility;
+    this.nodeArr = [];
+    this.nodeBase = [];
+    for (const paddr of h.nodeDataPaddr) {
+      const sec = sections[Math.floor(paddr / h.sectionBytes)];
+      if (!sec) throw new KernelError('EINVAL', `node data at ${paddr} is not in a present section`);
+      this.nodeArr.push(sec.i32);
+      this.nodeBase.push((paddr - sec.startPfn * PAGE_SIZE) >> 2);
+    }
+    this.zones = [];
+    for (let nid = 0; nid < this.nrNodes; nid++)
+      for (let zid = 0; zid < MAX_NR_ZONES; zid++)
+        this.zones.push({ a: this.nodeArr[nid]!, b: this.nodeBase[nid]! + zoneBase(zid), nid, zid });
+    this.zonelists = [];
+    for (let nid = 0; nid < this.nrNodes; nid++) {
+      const order = [...Array(this.nrNodes).keys()].sort(
+        (x, y) => this.distances[nid]![x]! - this.distances[nid]![y]! || x - y,
+      );
+      const list: ZoneRef[] = [];
+      for (const n of order)
+        for (let zid = MAX_NR_ZONES - 1; zid >= 0; zid--) list.push(this.zones[n * MAX_NR_ZONES + zid]!);
+      this.zonelists.push(list);
+    }
+  }
+
+  /** What another thread needs to attach to this memory. */
+  handle(): MemoryHandle {
+    return {
+      sections: this.sections.map((s) => (s ? s.buffer : null)),
+      sectionBytes: this.sectionBytes,
+      nrCpus: this.nrCpus,
+      nrNodes: this.nrNodes,
+      nodeDataPaddr: this.nodeDataPaddr,
+      distances: this.distances,
+      cpuToNode: this.cpuToNode,
+      groupByMobility: this.groupByMobility,
+    };
+  }
+
+  // ---------------------------------------------------------------- page array
+
+  /** Whether a PFN has a struct page (its section is present). */
+  pfnValid(pfn: number): boolean {
+    return pfn >= 0 && Number.isInteger(pfn) && this.sections[pfn >>> this.sectionShift] !== undefined;
+  }
+
+  /** The section holding `pfn`. @throws KernelError EINVAL if none. */
+  sectionOf(pfn: number): MemSection {
+    const s = Number.isInteger(pfn) && pfn >= 0 ? this.sections[pfn >>> this.sectionShift] : undefined;
+    if (!s) throw new KernelError('EINVAL', `pfn 0x${pfn.toString(16)} is not in any present memory section`);
+    return s;
+  }
+
+  /** The words array and index of `pfn`'s struct page: `[arr, idx]` with fields at idx + P_*. */
+  pageWords(pfn: number): [Int32Array, number] {
+    const s = this.sectionOf(pfn);
+    return [s.i32, MEMMAP_WORD + (pfn & this.sectionMask) * PAGE_WORDS];
+  }
+
+  /** A page struct field (P_FLAGS, P_REFCOUNT...). */
+  pageField(pfn: number, field: number): number {
+    const [a, i] = this.pageWords(pfn);
+    return a[i + field]!;
+  }
+
+  /** Sets a page struct field. */
+  setPageField(pfn: number, field: number, value: number): void {
+    const [a, i] = this.pageWords(pfn);
+    a[i + field] = value;
+  }
+
+  /** Tests a PG_* bit. */
+  testPageFlag(pfn: number, bit: number): boolean {
+    return (this.pageField(pfn, P_FLAGS) & (1 << bit)) !== 0;
+  }
+
+  /** Sets a PG_* bit atomically. */
+  setPageFlag(pfn: number, bit: number): void {
+    const [a, i] = this.pageWords(pfn);
+    Atomics.or(a, i + P_FLAGS, 1 << bit);
+  }
+
+  /** Clears a PG_* bit atomically. */
+  clearPageFlag(pfn: number, bit: number): void {
+    const [a, i] = this.pageWords(pfn);
+    Atomics.and(a, i + P_FLAGS, ~(1 << bit));
+  }
+
+  /** Takes a reference (`get_page`). */
+  getPage(pfn: number): void {
+    const [a, i] = this.pageWords(pfn);
+    if (Atomics.add(a, i + P_REFCOUNT, 1) <= 0) {
+      Atomics.sub(a, i + P_REFCOUNT, 1);
+      this.badPage(pfn, 'get_page() on a page with no references');
+      throw new KernelError('EINVAL', `get_page on free pfn 0x${pfn.toString(16)}`);
+    }
+  }
+
+  /** Drops a reference; frees the page (order 0) when it was the last (`put_page`). */
+  putPage(pfn: number): void {
+    this.freePages(pfn, 0);
+  }
+
+  /** Zone index of a page (from its flags). */
+  pageZonenum(pfn: number): number {
+    return (this.pageField(pfn, P_FLAGS) >>> ZONES_PGSHIFT) & 3;
+  }
+
+  /** Node of a page (from its flags). */
+  pageToNid(pfn: number): number {
+    return this.pageField(pfn, P_FLAGS) >>> NODES_PGSHIFT;
+  }
+
+  /** The zone a page belongs to. */
+  pageZone(pfn: number): ZoneRef {
+    const f = this.pageField(pfn, P_FLAGS);
+    return this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
+  }
+
+  /** The bytes of a block of 2^order pages (a view into physical memory). */
+  pageBytes(pfn: number, order = 0): Uint8Array {
+    const s = this.sectionOf(pfn);
+    const off = (pfn & this.sectionMask) * PAGE_SIZE;
+    if ((pfn & this.sectionMask) + (1 << order) > s.nrPages)
+      throw new KernelError('EINVAL', `order-${order} block at pfn 0x${pfn.toString(16)} crosses its section`);
+    return s.bytes.subarray(off, off + (PAGE_SIZE << order));
+  }
+
+  /** Reads `len` bytes of physical memory at `paddr` (may cross sections). @throws EFAULT on a hole. */
+  readPhys(paddr: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    this.copyPhys(paddr, len, (sec, off, n, at) => out.set(sec.bytes.subarray(off, off + n), at));
+    return out;
+  }
+
+  /** Writes bytes to physical memory at `paddr`. @throws EFAULT on a hole. */
+  writePhys(paddr: number, data: Uint8Array): void {
+    this.copyPhys(paddr, data.length, (sec, off, n, at) => sec.bytes.set(data.subarray(at, at + n), off));
+  }
+
+  private copyPhys(paddr: number, len: number, fn: (s: MemSection, off: number, n: number, at: number) => void): void {
+    let at = 0;
+    while (at < len) {
+      const p = paddr + at;
+      const sec = this.sections[Math.floor(p / this.sectionBytes)];
+      if (!sec) throw new KernelError('EFAULT', `physical address 0x${p.toString(16)} is not in present memory`);
+      const off = p - sec.startPfn * PAGE_SIZE;
+      const n = Math.min(len - at, this.sectionBytes - off);
+      fn(sec, off, n, at);
+      at += n;
+    }
+  }
+
+  /** Physical address of a page's struct page (what `dump_page` prints as `page:`). */
+  pageStructPaddr(pfn: number): number {
+    const s = this.sectionOf(pfn);
+    return s.startPfn * PAGE_SIZE + SEC_MEMMAP_OFFSET + (pfn & this.sectionMask) * PAGE_WORDS * 4;
+  }
+
+  // ---------------------------------------------------------------- pageblocks
+
+  /** Migrate type of the pageblock holding `pfn` (`get_pageblock_migratetype`). */
+  getPageblockMigratetype(pfn: number): number {
+    return this.sectionOf(pfn).usemap[(pfn & this.sectionMask) >>> pageblock_order]!;
+  }
+
+  /** Sets a pageblock's migrate type (`set_pageblock_migratetype`). Caller holds the zone lock. */
+  setPageblockMigratetype(pfn: number, mt: number): void {
+    this.sectionOf(pfn).usemap[(pfn & this.sectionMask) >>> pageblock_order] = mt;
+  }
+
+  // ---------------------------------------------------------------- counters
+
+  /** Zone words accessor for the zone of (nid, zid). */
+  zone(nid: number, zid: number): ZoneRef {
+    const z = this.zones[nid * MAX_NR_ZONES + zid];
+    if (!z) throw new KernelError('EINVAL', `no zone ${zid} on node ${nid}`);
+    return z;
+  }
+
+  /** Adds to a per-CPU VM event counter. */
+  countEvent(item: VmEventItem, delta = 1, nid = this.cpuToNode[this.cpu] ?? 0): void {
+    const a = this.nodeArr[nid]!;
+    const i = this.cpuEventBase(nid, this.cpu) + VM_EVENT[item];
+    a[i] = (a[i]! + delta) | 0;
+  }
+
+  /** Sum of a VM event counter over CPUs and nodes. */
+  eventCount(item: VmEventItem): number {
+    let s = 0;
+    for (let nid = 0; nid < this.nrNodes; nid++)
+      for (let cpu = 0; cpu < this.nrCpus; cpu++) s += this.nodeArr[nid]![this.cpuEventBase(nid, cpu) + VM_EVENT[item]]!;
+    return s;
+  }
+
+  private cpuEventBase(nid: number, cpu: number): number {
+    return this.nodeBase[nid]! + cpuEventsBase(cpu);
+  }
+
+  /** Adds to a node counter (atomic). */
+  modNodeState(nid: number, item: NodeStatItem, delta: number): void {
+    Atomics.add(this.nodeArr[nid]!, this.nodeBase[nid]! + N_VMSTAT + NODE_STAT[item], delta);
+  }
+
+  /** A node counter, or its sum over nodes. */
+  nodeState(item: NodeStatItem, nid?: number): number {
+    let s = 0;
+    for (let n = 0; n < this.nrNodes; n++)
+      if (nid === undefined || n === nid) s += this.nodeArr[n]![this.nodeBase[n]! + N_VMSTAT + NODE_STAT[item]]!;
+    return s;
+  }
+
+  /** NR_FREE_PAGES of a zone (pages on the buddy lists, excluding isolated pageblocks). */
+  zoneFreePages(z: ZoneRef): number {
+    return z.a[z.b + Z_NR_FREE]!;
+  }
+
+  /** Pages of a zone on per-CPU lists. */
+  zonePcpPages(z: ZoneRef): number {
+    let s = 0;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) s += z.a[this.nodeBase[z.nid]! + pcpBase(cpu, z.zid) + PCP_COUNT]!;
+    return s;
+  }
+
+  /** Zone field read. */
+  zoneWord(z: ZoneRef, field: number): number {
+    return z.a[z.b + field]!;
+  }
+
+  /** Total free pages (buddy + per-CPU) of all zones. */
+  nrFreePages(): number {
+    let s = 0;
+    for (const z of this.zones) s += this.zoneFreePages(z) + this.zonePcpPages(z) + this.isolatedFreePages(z);
+    return s;
+  }
+
+  /** Free pages sitting in isolated pageblocks (not counted in NR_FREE_PAGES). */
+  isolatedFreePages(z: ZoneRef): number {
+    let s = 0;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++) s += z.a[z.b + Z_FREE_MT_NR + freeListIndex(o, MIGRATE_ISOLATE)]! << o;
+    return s;
+  }
+
+  /** Pages managed by the buddy allocator, all zones. */
+  totalManagedPages(): number {
+    return this.zones.reduce((s, z) => s + z.a[z.b + Z_MANAGED]!, 0);
+  }
+
+  /** Pages present, all zones. */
+  totalPresentPages(): number {
+    return this.zones.reduce((s, z) => s + z.a[z.b + Z_PRESENT]!, 0);
+  }
+
+  // ---------------------------------------------------------------- free lists (zone lock held)
+
+  private link(pfn: number): [Int32Array, number] {
+    const s = this.sections[pfn >>> this.sectionShift]!;
+    return [s.i32, MEMMAP_WORD + (pfn & this.sectionMask) * PAGE_WORDS];
+  }
+
+  /** Adds a free block to a free list (`__add_to_free_list`). Zone lock held. */
+  addToFreeList(z: ZoneRef, pfn: number, order: number, mt: number, tail: boolean): void {
+    const [pa, pi] = this.link(pfn);
+    pa[pi + P_FLAGS] = (pa[pi + P_FLAGS]! & ~(1 << PG_pcp)) | (1 << PG_buddy);
+    pa[pi + P_PRIVATE] = order;
+    pa[pi + P_INDEX] = mt;
+    const li = freeListIndex(order, mt);
+    const za = z.a;
+    const hi = z.b + Z_FREE_HEAD + li;
+    const ti = z.b + Z_FREE_TAIL + li;
+    if (tail) {
+      const t = za[ti]!;
+      pa[pi + P_NEXT] = 0;
+      pa[pi + P_PREV] = t;
+      if (t) {
+        const [ta, tj] = this.link(t - 1);
+        ta[tj + P_NEXT] = pfn + 1;
+      } else za[hi] = pfn + 1;
+      za[ti] = pfn + 1;
+    } else {
+      const h = za[hi]!;
+      pa[pi + P_PREV] = 0;
+      pa[pi + P_NEXT] = h;
+      if (h) {
+        const [ha, hj] = this.link(h - 1);
+        ha[hj + P_PREV] = pfn + 1;
+      } else za[ti] = pfn + 1;
+      za[hi] = pfn + 1;
+    }
+    za[z.b + Z_FREE_MT_NR + li]!++;
+    za[z.b + Z_FREE_NR + order]!++;
+  }
+
+  /** Removes a free block from its free list (`del_page_from_free_list`). Zone lock held. */
+  delFromFreeList(z: ZoneRef, pfn: number, order: number): void {
+    const [pa, pi] = this.link(pfn);
+    const mt = pa[pi + P_INDEX]!;
+    const li = freeListIndex(order, mt);
+    const za = z.a;
+    const next = pa[pi + P_NEXT]!;
+    const prev = pa[pi + P_PREV]!;
+    if (prev) {
+      const [xa, xi] = this.link(prev - 1);
+      xa[xi + P_NEXT] = next;
+    } else za[z.b + Z_FREE_HEAD + li] = next;
+    if (next) {
+      const [xa, xi] = this.link(next - 1);
+      xa[xi + P_PREV] = prev;
+    } else za[z.b + Z_FREE_TAIL + li] = prev;
+    pa[pi + P_NEXT] = 0;
+    pa[pi + P_PREV] = 0;
+    pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~(1 << PG_buddy);
+    pa[pi + P_PRIVATE] = 0;
+    pa[pi + P_INDEX] = 0;
+    za[z.b + Z_FREE_MT_NR + li]!--;
+    za[z.b + Z_FREE_NR + order]!--;
+  }
+
+  /** Moves a free block to another migrate type's list (`move_to_free_list`). Zone lock held. */
+  moveToFreeList(z: ZoneRef, pfn: number, order: number, mt: number): void {
+    const old = this.pageField(pfn, P_INDEX);
+    this.delFromFreeList(z, pfn, order);
+    this.addToFreeList(z, pfn, order, mt, true);
+    this.accountFreepages(z, order, old, mt);
+  }
+
+  /** Adjusts NR_FREE_PAGES when free pages move in or out of the isolate type. */
+  private accountFreepages(z: ZoneRef, order: number, from: number, to: number): void {
+    if ((from === MIGRATE_ISOLATE) === (to === MIGRATE_ISOLATE)) return;
+    z.a[z.b + Z_NR_FREE]! += to === MIGRATE_ISOLATE ? -(1 << order) : 1 << order;
+  }
+
+  /** Whether `pfn` heads a free buddy block of `order` in zone `z`. */
+  private pageIsBuddy(z: ZoneRef, pfn: number, order: number): boolean {
+    const s = this.sections[pfn >>> this.sectionShift];
+    if (!s) return false;
+    const i = MEMMAP_WORD + (pfn & this.sectionMask) * PAGE_WORDS;
+    const f = s.i32[i + P_FLAGS]!;
+    return (
+      (f & (1 << PG_buddy)) !== 0 &&
+      s.i32[i + P_PRIVATE] === order &&
+      (f >>> ZONES_PGSHIFT & 3) === z.zid &&
+      f >>> NODES_PGSHIFT === z.nid
+    );
+  }
+
+  /**
+   * Frees a block into the buddy lists, merging with free buddies as far as it can
+   * (`__free_one_page`). Zone lock held. Counts the block into NR_FREE_PAGES unless
+   * it goes to an isolated pageblock.
+   */
+  freeOneBlock(z: ZoneRef, pfn: number, order: number, mt: number): void {
+    if (mt !== MIGRATE_ISOLATE) z.a[z.b + Z_NR_FREE]! += 1 << order;
+    while (order < MAX_PAGE_ORDER && this.debugBreak !== 'no-coalesce') {
+      const buddy = pfn ^ (1 << order);
+      if (!this.pageIsBuddy(z, buddy, order)) break;
+      const buddyMt = this.pageField(buddy, P_INDEX);
+      // Never merge an isolated pageblock with one that is not (it is about to go away).
+      if (order >= pageblock_order && (mt === MIGRATE_ISOLATE) !== (buddyMt === MIGRATE_ISOLATE)) break;
+      if (buddyMt !== mt && order < pageblock_order) {
+        // Same pageblock: the buddy is on the other list only transiently (stealing).
+        this.accountFreepages(z, order, buddyMt, mt);
+      }
+      this.delFromFreeList(z, buddy, order);
+      if (buddyMt !== mt && order >= pageblock_order) this.accountFreepages(z, order, buddyMt, mt);
+      pfn &= buddy;
+      order++;
+    }
+    // Put a block that may soon merge further at the tail, so it is not reused first.
+    let tail = false;
+    if (order < MAX_PAGE_ORDER - 1) {
+      const higherBuddy = (pfn & ~((2 << order) - 1)) ^ (2 << order);
+      tail = this.pageIsBuddy(z, higherBuddy, order + 1);
+    }
+    this.addToFreeList(z, pfn, order, mt, tail);
+  }
+
+  /**
+   * Takes the smallest free block of `order` or larger from `mt`'s lists and splits it
+   * down (`__rmqueue_smallest` + `expand`). Zone lock held. Returns the PFN or -1.
+   */
+  rmqueueSmallest(z: ZoneRef, order: number, mt: number): number {
+    const za = z.a;
+    for (let o = order; o <= MAX_PAGE_ORDER; o++) {
+      const head = za[z.b + Z_FREE_HEAD + freeListIndex(o, mt)]!;
+      if (!head) continue;
+      const pfn = head - 1;
+      this.delFromFreeList(z, pfn, o);
+      // expand(): give back the upper halves.
+      let size = 1 << o;
+      while (o > order) {
+        o--;
+        size >>= 1;
+        this.addToFreeList(z, pfn + size, o, mt, false);
+      }
+      if (mt !== MIGRATE_ISOLATE) za[z.b + Z_NR_FREE]! -= 1 << order;
+      return pfn;
+    }
+    return NO_PAGE;
+  }
+
+  /**
+   * Moves the free pages of `pfn`'s pageblock to `mt`'s lists; returns [free pages moved,
+   * movable in-use pages seen] (`move_freepages_block`). Zone lock held.
+   */
+  moveFreepagesBlock(z: ZoneRef, pfn: number, mt: number): [number, number] {
+    const start = pfn & ~(pageblock_nr_pages - 1);
+    let moved = 0;
+    let movable = 0;
+    for (let p = start; p < start + pageblock_nr_pages; ) {
+      const [a, i] = this.link(p);
+      const f = a[i + P_FLAGS]!;
+      if ((f >>> ZONES_PGSHIFT & 3) !== z.zid || f >>> NODES_PGSHIFT !== z.nid) return [0, 0];
+      if (f & (1 << PG_buddy)) {
+        const o = a[i + P_PRIVATE]!;
+        if (a[i + P_INDEX] !== mt) this.moveToFreeList(z, p, o, mt);
+        moved += 1 << o;
+        p += 1 << o;
+        continue;
+      }
+      if (f & (1 << PG_lru) || a[i + P_MAPPING]! & 1) movable++;
+      p++;
+    }
+    return [moved, movable];
+  }
+
+  /** Whether a fallback may claim whole pageblocks (`can_steal_fallback`). */
+  private canStealFallback(order: number, startMt: number): boolean {
+    if (order >= pageblock_order) return true;
+    return order >= pageblock_order / 2 || startMt === MIGRATE_RECLAIMABLE || startMt === MIGRATE_UNMOVABLE;
+  }
+
+  /**
+   * Steals a block from another migrate type when `startMt`'s lists are empty, claiming
+   * its whole pageblock when enough of it is free or alike (`__rmqueue_fallback`,
+   * `steal_suitable_fallback`). Zone lock held. Returns whether anything moved.
+   */
+  rmqueueFallback(z: ZoneRef, order: number, startMt: number): boolean {
+    const fb = fallbacks[startMt];
+    if (!fb) return false;
+    const za = z.a;
+    const find = (o: number): number => {
+      for (const mt of fb) if (za[z.b + Z_FREE_HEAD + freeListIndex(o, mt)]) return mt;
+      return -1;
+    };
+    let curOrder = -1;
+    let fbMt = -1;
+    for (let o = MAX_PAGE_ORDER; o >= order; o--) {
+      const mt = find(o);
+      if (mt < 0) continue;
+      if (!this.canStealFallback(o, startMt) && startMt === MIGRATE_MOVABLE && o > order) {
+        // Cannot claim the block: split the smallest instead of breaking a large one.
+        for (let s = order; s <= MAX_PAGE_ORDER; s++) {
+          const m2 = find(s);
+          if (m2 >= 0) {
+            curOrder = s;
+            fbMt = m2;
+            break;
+          }
+        }
+      } else {
+        curOrder = o;
+        fbMt = mt;
+      }
+      break;
+    }
+    if (curOrder < 0) return false;
+    const pfn = za[z.b + Z_FREE_HEAD + freeListIndex(curOrder, fbMt)]! - 1;
+    const oldBlockMt = this.getPageblockMigratetype(pfn);
+    this.countEvent('pageblock_steal', 1, z.nid);
+    if (oldBlockMt === MIGRATE_HIGHATOMIC) {
+      this.moveToFreeList(z, pfn, curOrder, startMt);
+      return true;
+    }
+    if (curOrder >= pageblock_order) {
+      for (let p = pfn; p < pfn + (1 << curOrder); p += pageblock_nr_pages) this.setPageblockMigratetype(p, startMt);
+      this.moveToFreeList(z, pfn, curOrder, startMt);
+      return true;
+    }
+    if (this.canStealFallback(curOrder, startMt)) {
+      const [free, movable] = this.moveFreepagesBlock(z, pfn, startMt);
+      if (free) {
+        const alike =
+          startMt === MIGRATE_MOVABLE ? movable : oldBlockMt === MIGRATE_MOVABLE ? pageblock_nr_pages - (free + movable) : 0;
+        if (free + alike >= 1 << (pageblock_order - 1)) this.setPageblockMigratetype(pfn, startMt);
+        return true;
+      }
+    }
+    this.moveToFreeList(z, pfn, curOrder, startMt);
+    return true;
+  }
+
+  /** Takes a block of `order` for `mt`, falling back to other types (`__rmqueue`). Zone lock held. */
+  rmqueue(z: ZoneRef, order: number, mt: number, allocFlags: number): number {
+    let pfn = NO_PAGE;
+    if (allocFlags & ALLOC_HIGHATOMIC) pfn = this.rmqueueSmallest(z, order, MIGRATE_HIGHATOMIC);
+    if (pfn < 0) pfn = this.rmqueueSmallest(z, order, mt);
+    if (pfn < 0 && this.rmqueueFallback(z, order, mt)) pfn = this.rmqueueSmallest(z, order, mt);
+    return pfn;
+  }
+
+  // ---------------------------------------------------------------- per-CPU lists
+
+  private pcpList(pa: Int32Array, pb: number, pindex: number): number {
+    return pa[pb + PCP_HEADS + pindex]!;
+  }
+
+  /** Refills a per-CPU list with `count` blocks of `order` (`rmqueue_bulk`). pcp lock held. */
+  private rmqueueBulk(z: ZoneRef, pa: Int32Array, pb: number, order: number, count: number, mt: number, allocFlags: number): number {
+    spinLock(z.a, z.b + Z_LOCK);
+    let got = 0;
+    const pindex = orderToPindex(mt, order);
+    for (; got < count; got++) {
+      const pfn = this.rmqueue(z, order, mt, allocFlags);
+      if (pfn < 0) break;
+      const [a, i] = this.link(pfn);
+      const blockMt = this.getPageblockMigratetype(pfn);
+      a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
+      a[i + P_PRIVATE] = order;
+      a[i + P_INDEX] = blockMt === MIGRATE_ISOLATE ? mt : mt;
+      this.pcpPushTail(pa, pb, pindex, pfn, a, i);
+    }
+    spinUnlock(z.a, z.b + Z_LOCK);
+    pa[pb + PCP_COUNT]! += got << order;
+    if (got) this.countEvent('pcp_refill', got, z.nid);
+    return got;
+  }
+
+  private pcpPushTail(pa: Int32Array, pb: number, pindex: number, pfn: number, a: Int32Array, i: number): void {
+    const t = pa[pb + PCP_TAILS + pindex]!;
+    a[i + P_NEXT] = 0;
+    a[i + P_PREV] = t;
+    if (t) {
+      const [ta, tj] = this.link(t - 1);
+      ta[tj + P_NEXT] = pfn + 1;
+    } else pa[pb + PCP_HEADS + pindex] = pfn + 1;
+    pa[pb + PCP_TAILS + pindex] = pfn + 1;
+  }
+
+  private pcpPushHead(pa: Int32Array, pb: number, pindex: number, pfn: number, a: Int32Array, i: number): void {
+    const h = pa[pb + PCP_HEADS + pindex]!;
+    a[i + P_PREV] = 0;
+    a[i + P_NEXT] = h;
+    if (h) {
+      const [ha, hj] = this.link(h - 1);
+      ha[hj + P_PREV] = pfn + 1;
+    } else pa[pb + PCP_TAILS + pindex] = pfn + 1;
+    pa[pb + PCP_HEADS + pindex] = pfn + 1;
+  }
+
+  /** Pops the head of a per-CPU list; -1 if empty. pcp lock held. */
+  private pcpPopHead(pa: Int32Array, pb: number, pindex: number): number {
+    const h = pa[pb + PCP_HEADS + pindex]!;
+    if (!h) return NO_PAGE;
+    const pfn = h - 1;
+    const [a, i] = this.link(pfn);
+    const next = a[i + P_NEXT]!;
+    pa[pb + PCP_HEADS + pindex] = next;
+    if (next) {
+      const [na, ni] = this.link(next - 1);
+      na[ni + P_PREV] = 0;
+    } else pa[pb + PCP_TAILS + pindex] = 0;
+    a[i + P_NEXT] = 0;
+    a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
+    return pfn;
+  }
+
+  /** Pops the tail of a per-CPU list; -1 if empty. pcp lock held. */
+  private pcpPopTail(pa: Int32Array, pb: number, pindex: number): number {
+    const t = pa[pb + PCP_TAILS + pindex]!;
+    if (!t) return NO_PAGE;
+    const pfn = t - 1;
+    const [a, i] = this.link(pfn);
+    const prev = a[i + P_PREV]!;
+    pa[pb + PCP_TAILS + pindex] = prev;
+    if (prev) {
+      const [xa, xi] = this.link(prev - 1);
+      xa[xi + P_NEXT] = 0;
+    } else pa[pb + PCP_HEADS + pindex] = 0;
+    a[i + P_PREV] = 0;
+    a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
+    return pfn;
+  }
+
+  /**
+   * Frees `count` base pages' worth from a per-CPU set back to the buddy lists, taking
+   * from each list's tail in turn (`free_pcppages_bulk`). pcp lock held.
+   */
+  private freePcppagesBulk(z: ZoneRef, pa: Int32Array, pb: number, count: number): void {
+    spinLock(z.a, z.b + Z_LOCK);
+    let pindex = 0;
+    let freed = 0;
+    let empty = 0;
+    while (count > 0 && pa[pb + PCP_COUNT]! > 0 && empty < NR_PCP_LISTS) {
+      pindex = (pindex + 1) % NR_PCP_LISTS;
+      const pfn = this.pcpPopTail(pa, pb, pindex);
+      if (pfn < 0) {
+        empty++;
+        continue;
+      }
+      empty = 0;
+      const order = this.pageField(pfn, P_PRIVATE);
+      let mt = this.pageField(pfn, P_INDEX);
+      // The pageblock may have been isolated while the page sat on the list.
+      if (this.getPageblockMigratetype(pfn) === MIGRATE_ISOLATE) mt = MIGRATE_ISOLATE;
+      this.setPageField(pfn, P_PRIVATE, 0);
+      this.setPageField(pfn, P_INDEX, 0);
+      pa[pb + PCP_COUNT]! -= 1 << order;
+      count -= 1 << order;
+      freed += 1 << order;
+      this.freeOneBlock(z, pfn, order, mt);
+    }
+    spinUnlock(z.a, z.b + Z_LOCK);
+    if (freed) this.countEvent('pcp_drain', freed, z.nid);
+  }
+
+  /** Empties one CPU's lists for a zone (`drain_pages_zone`). */
+  drainPagesZone(cpu: number, z: ZoneRef): void {
+    const pa = z.a;
+    const pb = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
+    spinLock(pa, pb + PCP_LOCK);
+    this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_COUNT]!);
+    spinUnlock(pa, pb + PCP_LOCK);
+  }
+
+  /** Empties every CPU's lists, for one zone or all (`drain_all_pages`). */
+  drainAllPages(zone?: ZoneRef): void {
+    for (const z of zone ? [zone] : this.zones) for (let cpu = 0; cpu < this.nrCpus; cpu++) this.drainPagesZone(cpu, z);
+  }
+
+  /** Empties this CPU's lists (`drain_local_pages`). */
+  drainLocalPages(): void {
+    for (const z of this.zones) this.drainPagesZone(this.cpu, z);
+  }
+
+  // ---------------------------------------------------------------- watermarks
+
+  /** A zone's watermark (WMARK_MIN/LOW/HIGH), in pages. */
+  wmark(z: ZoneRef, which: number): number {
+    return z.a[z.b + Z_WMARK + which]!;
+  }
+
+  /**
+   * Whether `zone` has enough free pages above `mark` for an order-`order` allocation
+   * (`__zone_watermark_ok`).
+   */
+  zoneWatermarkOk(z: ZoneRef, order: number, mark: number, highestZoneidx: number, allocFlags: number, freePages = this.zoneFreePages(z)): boolean {
+    const za = z.a;
+    let min = mark;
+    freePages -= (1 << order) - 1;
+    if (allocFlags & ALLOC_MIN_RESERVE) {
+      min -= min >> 1;
+      if (allocFlags & ALLOC_NON_BLOCK) min -= min >> 2;
+    }
+    if (!(allocFlags & (ALLOC_HIGHATOMIC | ALLOC_MIN_RESERVE))) freePages -= za[z.b + Z_NR_RESERVED_HIGHATOMIC]!;
+    if (freePages <= min + za[z.b + Z_LOWMEM_RESERVE + highestZoneidx]!) return false;
+    if (order === 0) return true;
+    for (let o = order; o <= MAX_PAGE_ORDER; o++) {
+      if (!za[z.b + Z_FREE_NR + o]) continue;
+      for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) if (za[z.b + Z_FREE_HEAD + freeListIndex(o, mt)]) return true;
+      if (allocFlags & ALLOC_HIGHATOMIC && za[z.b + Z_FREE_HEAD + freeListIndex(o, MIGRATE_HIGHATOMIC)]) return true;
+    }
+    return false;
+  }
+
+  // ---------------------------------------------------------------- allocation
+
+  /**
+   * Allocates 2^order contiguous pages and returns the first PFN, or null when memory
+   * cannot be found (after reclaim where the GFP mask allows it), as `alloc_pages`
+   * returns NULL. An order above MAX_PAGE_ORDER WARNs once and returns null.
+   *
+   * @param nid preferred node (default: this CPU's node).
+   * @param nodemask allowed nodes (default: all).
+   * @see mm/page_alloc.c: __alloc_pages, get_page_from_freelist, __alloc_pages_slowpath
+   */
+  allocPages(gfp: number, order: number, nid?: number, nodemask?: readonly number[]): number | null {
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && Number.isInteger(order))) {
+      if (!(gfp & __GFP_NOWARN) && !this.warnedOrder) {
+        this.warnedOrder = true;
+        this.warn(`WARNING: CPU: ${this.cpu} PID: 0 at mm/page_alloc.c:__alloc_pages: order ${order} > MAX_PAGE_ORDER ${MAX_PAGE_ORDER}`);
+      }
+      return null;
+    }
+    const prefNid = nid ?? this.cpuToNode[this.cpu] ?? 0;
+    if (prefNid < 0 || prefNid >= this.nrNodes) throw new KernelError('EINVAL', `node ${prefNid} does not exist (${this.nrNodes} nodes)`);
+    const highest = gfpZone(gfp);
+    const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
+    const thisnode = (gfp & __GFP_THISNODE) !== 0;
+    let pfn = this.getPageFromFreelist(gfp, order, WMARK_LOW, highest, mt, prefNid, thisnode, nodemask);
+    if (pfn < 0) pfn = this.allocSlowpath(gfp, order, highest, mt, prefNid, thisnode, nodemask);
+    if (pfn < 0) return null;
+    this.prepNewPage(pfn, order, gfp);
+    return pfn;
+  }
+
+  /** Allocates one page (`alloc_page`); null on failure. */
+  allocPage(gfp: number = GFP_KERNEL): number | null {
+    return this.allocPages(gfp, 0);
+  }
+
+  /**
+   * Allocates with a memory policy (`alloc_pages_mpol`): local node, a preferred node,
+   * bound to a set of nodes, or interleaved round-robin over a set.
+   */
+  allocPagesPolicy(gfp: number, order: number, policy: MemPolicy): number | null {
+    switch (policy.mode) {
+      case 'local':
+        return this.allocPages(gfp, order);
+      case 'preferred':
+        return this.allocPages(gfp, order, policy.node);
+      case 'bind': {
+        const local = this.cpuToNode[this.cpu] ?? 0;
+        const first = policy.nodes.includes(local) ? local : policy.nodes[0];
+        if (first === undefined) throw new KernelError('EINVAL', 'bind policy with an empty node set');
+        return this.allocPages(gfp, order, first, policy.nodes);
+      }
+      case 'interleave': {
+        if (policy.nodes.length === 0) throw new KernelError('EINVAL', 'interleave policy with an empty node set');
+        const n = policy.nodes[this.interleaveNext++ % policy.nodes.length]!;
+        return this.allocPages(gfp, order, n);
+      }
+    }
+  }
+
+  private getPageFromFreelist(gfp: number, order: number, wmarkIdx: number, highest: number, mt: number, prefNid: number, thisnode: boolean, nodemask: readonly number[] | undefined, allocFlags = wmarkIdx): number {
+    const list = this.zonelists[prefNid]!;
+    for (let k = 0; k < list.length; k++) {
+      const z = list[k]!;
+      if (z.zid > highest) continue;
+      if (thisnode && z.nid !== prefNid) continue;
+      if (nodemask && !nodemask.includes(z.nid)) continue;
+      const za = z.a;
+      if (!za[z.b + Z_MANAGED]) continue;
+      if (!(allocFlags & ALLOC_NO_WATERMARKS)) {
+        const mark = za[z.b + Z_WMARK + wmarkIdx]!;
+        // zone_watermark_fast: the order-0 common case is one comparison.
+        const free = za[z.b + Z_NR_FREE]!;
+        const fast = order === 0 && free - za[z.b + Z_NR_RESERVED_HIGHATOMIC]! > mark + za[z.b + Z_LOWMEM_RESERVE + highest]!;
+        if (!fast && !this.zoneWatermarkOk(z, order, mark, highest, allocFlags)) continue;
+      }
+      const pfn = this.rmqueueZone(z, order, mt, allocFlags, gfp);
+      if (pfn >= 0) {
+        this.countEvent(zoneNames[z.zid] === 'DMA32' ? 'pgalloc_dma32' : z.zid === 1 ? 'pgalloc_normal' : 'pgalloc_movable', 1 << order, z.nid);
+        return pfn;
+      }
+    }
+    return NO_PAGE;
+  }
+
+  /** Takes a block from a zone: per-CPU lists for small orders, else the buddy lists (`rmqueue`). */
+  private rmqueueZone(z: ZoneRef, order: number, mt: number, allocFlags: number, gfp: number): number {
+    if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
+      const pa = z.a;
+      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
+      spinLock(pa, pb + PCP_LOCK);
+      const pindex = orderToPindex(mt, order);
+      let pfn = this.pcpPopHead(pa, pb, pindex);
+      if (pfn < 0) {
+        const batch = Math.max(1, pa[pb + PCP_BATCH]! >> order);
+        if (this.rmqueueBulk(z, pa, pb, order, batch, mt, allocFlags)) pfn = this.pcpPopHead(pa, pb, pindex);
+      }
+      if (pfn >= 0) pa[pb + PCP_COUNT]! -= 1 << order;
+      spinUnlock(pa, pb + PCP_LOCK);
+      if (pfn >= 0) {
+        const [a, i] = this.link(pfn);
+        a[i + P_PRIVATE] = 0;
+        a[i + P_INDEX] = 0;
+      }
+      return pfn;
+    }
+    spinLock(z.a, z.b + Z_LOCK);
+    let pfn = this.rmqueue(z, order, mt, allocFlags);
+    if (pfn < 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC) pfn = this.rmqueueSmallest(z, order, MIGRATE_HIGHATOMIC);
+    if (pfn >= 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC && !(gfp & __GFP_DIRECT_RECLAIM)) this.reserveHighatomicPageblock(z, pfn);
+    spinUnlock(z.a, z.b + Z_LOCK);
+    return pfn;
+  }
+
+  /**
+   * After a high-order atomic allocation succeeds, reserves its pageblock for future
+   * ones, up to about 1% of the zone (`reserve_highatomic_pageblock`). Zone lock held.
+   */
+  private reserveHighatomicPageblock(z: ZoneRef, pfn: number): void {
+    const za = z.a;
+    const max = Math.floor(za[z.b + Z_MANAGED]! / 100) + pageblock_nr_pages;
+    if (za[z.b + Z_NR_RESERVED_HIGHATOMIC]! >= max) return;
+    const mt = this.getPageblockMigratetype(pfn);
+    if (mt === MIGRATE_HIGHATOMIC || mt === MIGRATE_ISOLATE) return;
+    za[z.b + Z_NR_RESERVED_HIGHATOMIC]! += pageblock_nr_pages;
+    this.setPageblockMigratetype(pfn, MIGRATE_HIGHATOMIC);
+    this.moveFreepagesBlock(z, pfn, MIGRATE_HIGHATOMIC);
+    this.countEvent('highatomic_reserve', 1, z.nid);
+  }
+
+  /** Gives the high-order atomic reserve back when memory is short (`unreserve_highatomic_pageblock`). */
+  unreserveHighatomicPageblock(z: ZoneRef): boolean {
+    const za = z.a;
+    if (!za[z.b + Z_NR_RESERVED_HIGHATOMIC]) return false;
+    spinLock(za, z.b + Z_LOCK);
+    let done = false;
+    for (let o = 0; o <= MAX_PAGE_ORDER && !done; o++) {
+      const head = za[z.b + Z_FREE_HEAD + freeListIndex(o, MIGRATE_HIGHATOMIC)]!;
+      if (!head) continue;
+      const pfn = head - 1;
+      if (this.getPageblockMigratetype(pfn) === MIGRATE_HIGHATOMIC) {
+        za[z.b + Z_NR_RESERVED_HIGHATOMIC] = Math.max(0, za[z.b + Z_NR_RESERVED_HIGHATOMIC]! - pageblock_nr_pages);
+        this.setPageblockMigratetype(pfn, MIGRATE_MOVABLE);
+      }
+      this.moveFreepagesBlock(z, pfn, this.getPageblockMigratetype(pfn));
+      done = true;
+    }
+    spinUnlock(za, z.b + Z_LOCK);
+    return done;
+  }
+
+  private gfpToAllocFlags(gfp: number): number {
+    let flags = WMARK_MIN;
+    if (gfp & __GFP_HIGH) flags |= ALLOC_MIN_RESERVE;
+    if (!(gfp & __GFP_DIRECT_RECLAIM)) {
+      flags |= ALLOC_NON_BLOCK;
+      if (gfp & __GFP_HIGH) flags |= ALLOC_HIGHATOMIC;
+    }
+    if (gfp & __GFP_MEMALLOC && !(gfp & __GFP_NOMEMALLOC)) flags |= ALLOC_NO_WATERMARKS;
+    return flags;
+  }
+
+  private allocSlowpath(gfp: number, order: number, highest: number, mt: number, prefNid: number, thisnode: boolean, nodemask: readonly number[] | undefined): number {
+    const allocFlags = this.gfpToAllocFlags(gfp);
+    if (gfp & __GFP_KSWAPD_RECLAIM) this.wakeAllKswapds(order, highest, prefNid);
+    let pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+    if (pfn >= 0) return pfn;
+    if (gfp & __GFP_DIRECT_RECLAIM) {
+      let drained = false;
+      for (let tries = 0; tries < 16; tries++) {
+        this.countEvent(highest === 0 ? 'allocstall_dma32' : highest === 1 ? 'allocstall_normal' : 'allocstall_movable', 1, prefNid);
+        const progress = this.directReclaim(Math.max(32, 1 << order), gfp, thisnode ? prefNid : undefined);
+        pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+        if (pfn >= 0) return pfn;
+        if (!drained) {
+          for (const z of this.zonelists[prefNid]!) this.unreserveHighatomicPageblock(z);
+          this.drainAllPages();
+          drained = true;
+          pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+          if (pfn >= 0) return pfn;
+        }
+        if (!progress || gfp & __GFP_NORETRY) break;
+      }
+    } else if (order > 0 || allocFlags & ALLOC_HIGHATOMIC) {
+      // Atomic context: per-CPU lists may hold what a high-order request needs.
+      this.drainLocalPages();
+      pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+      if (pfn >= 0) return pfn;
+    }
+    this.countEvent('pgalloc_fail', 1, prefNid);
+    if (!(gfp & __GFP_NOWARN) || gfp & __GFP_NOFAIL) this.warnAlloc(gfp, order, nodemask);
+    return NO_PAGE;
+  }
+
+  /** Asks the reclaimers for `nrPages`; returns pages freed (`try_to_free_pages`). */
+  directReclaim(nrPages: number, gfp: number, nid: number | undefined): number {
+    let freed = 0;
+    for (const r of this.reclaimers) {
+      if (freed >= nrPages) break;
+      freed += r.reclaim(nrPages - freed, gfp, nid);
+    }
+    return freed;
+  }
+
+  /** Wakes kswapd on the nodes an allocation could use (`wakeup_kswapd`). */
+  private wakeAllKswapds(order: number, highest: number, prefNid: number): void {
+    const nid = prefNid;
+    const a = this.nodeArr[nid]!;
+    const b = this.nodeBase[nid]!;
+    Atomics.store(a, b + N_KSWAPD_ORDER, Math.max(order, a[b + N_KSWAPD_ORDER]!));
+    Atomics.store(a, b + N_KSWAPD_ZONEIDX, Math.max(highest, a[b + N_KSWAPD_ZONEIDX]!));
+    Atomics.store(a, b + N_KSWAPD_WAKE, 1);
+    if (this.kswapdInline) this.kswapdRun(nid);
+  }
+
+  /** Whether kswapd of `nid` was woken and has not run since. */
+  kswapdPending(nid: number): boolean {
+    return Atomics.load(this.nodeArr[nid]!, this.nodeBase[nid]! + N_KSWAPD_WAKE) !== 0;
+  }
+
+  /**
+   * One kswapd pass for a node (`balance_pgdat`): reclaims until each zone is above its
+   * high watermark or reclaim makes no progress. Returns pages reclaimed.
+   */
+  kswapdRun(nid: number): number {
+    const a = this.nodeArr[nid]!;
+    const b = this.nodeBase[nid]!;
+    if (!Atomics.exchange(a, b + N_KSWAPD_WAKE, 0)) return 0;
+    const highest = a[b + N_KSWAPD_ZONEIDX]!;
+    a[b + N_KSWAPD_ORDER] = 0;
+    a[b + N_KSWAPD_ZONEIDX] = 0;
+    this.countEvent('pageoutrun', 1, nid);
+    let total = 0;
+    for (let pass = 0; pass < 8; pass++) {
+      let need = 0;
+      for (let zid = 0; zid <= highest; zid++) {
+        const z = this.zones[nid * MAX_NR_ZONES + zid]!;
+        if (!z.a[z.b + Z_MANAGED]) continue;
+        const deficit = this.wmark(z, WMARK_HIGH) - this.zoneFreePages(z);
+        if (deficit > 0) need += deficit;
+      }
+      if (need <= 0) break;
+      let got = 0;
+      for (const r of this.reclaimers) got += r.reclaim(need, GFP_KERNEL, nid);
+      total += got;
+      if (!got) break;
+    }
+    return total;
+  }
+
+  /** Initialises a block that leaves the allocator (`prep_new_page`). */
+  private prepNewPage(pfn: number, order: number, gfp: number): void {
+    const n = 1 << order;
+    for (let p = pfn; p < pfn + n; p++) {
+      const [a, i] = this.link(p);
+      const f = a[i + P_FLAGS]!;
+      if (f & PAGE_FLAGS_CHECK_AT_PREP || a[i + P_MAPCOUNT] !== -1 || a[i + P_REFCOUNT] !== 0 || a[i + P_MAPPING] !== 0) {
+        // check_new_page: the page was corrupted while free.
+        this.badPage(p, f & PAGE_FLAGS_CHECK_AT_PREP ? 'PAGE_FLAGS_CHECK_AT_PREP flag(s) set' : 'corrupted free page');
+      }
+      a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP & ~((1 << PG_head) | (1 << PG_tail));
+      a[i + P_NEXT] = 0;
+      a[i + P_PREV] = 0;
+      a[i + P_PRIVATE] = 0;
+    }
+    const [ha, hi] = this.link(pfn);
+    Atomics.store(ha, hi + P_REFCOUNT, 1);
+    if (gfp & __GFP_ZERO) this.pageBytes(pfn, order).fill(0);
+    if (gfp & __GFP_COMP && order > 0) {
+      ha[hi + P_FLAGS] = ha[hi + P_FLAGS]! | (1 << PG_head);
+      for (let p = pfn + 1; p < pfn + n; p++) {
+        const [a, i] = this.link(p);
+        a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_tail);
+        a[i + P_NEXT] = pfn + 1;
+      }
+      const [t1, ti] = this.link(pfn + 1);
+      t1[ti + P_PRIVATE] = order;
+    }
+  }
+
+  /** Order of a compound page headed by `pfn` (0 if not compound). */
+  compoundOrder(pfn: number): number {
+    if (!this.testPageFlag(pfn, PG_head)) return 0;
+    return this.pageField(pfn + 1, P_PRIVATE);
+  }
+
+  // ---------------------------------------------------------------- freeing
+
+  /**
+   * Drops a reference to a block of 2^order pages and frees it when that was the last
+   * (`__free_pages`). A page in a bad state is reported as `bad_page()` does and taken
+   * out of circulation; the free lists are never touched with it.
+   *
+   * @throws KernelError EINVAL for a PFN outside memory, a bad order or alignment, a
+   *   double free (refcount already 0) or a page in a bad state (after reporting it).
+   * @see mm/page_alloc.c: __free_pages, free_pages_prepare, free_unref_page, bad_page
+   */
+  freePages(pfn: number, order: number): void {
+    if (!(Number.isInteger(order) && order >= 0 && order <= MAX_PAGE_ORDER))
+      throw new KernelError('EINVAL', `free of order ${order}: orders are 0..${MAX_PAGE_ORDER}`);
+    if (!this.pfnValid(pfn)) throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
+    if (pfn & ((1 << order) - 1))
+      throw new KernelError('EINVAL', `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`);
+    const [a, i] = this.link(pfn);
+    if (a[i + P_REFCOUNT]! <= 0 && this.debugBreak !== 'skip-double-free-check') {
+      this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
+      throw new KernelError('EINVAL', `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`);
+    }
+    if (Atomics.sub(a, i + P_REFCOUNT, 1) !== 1) return;
+    if (a[i + P_FLAGS]! & (1 << PG_head)) {
+      const co = this.compoundOrder(pfn);
+      if (co !== order) {
+        Atomics.store(a, i + P_REFCOUNT, 1);
+        throw new KernelError('EINVAL', `free of compound page pfn 0x${pfn.toString(16)} with order ${order}, but it has order ${co}`);
+      }
+    }
+    // free_pages_prepare: every page of the block must be clean.
+    let bad = false;
+    for (let p = pfn; p < pfn + (1 << order); p++) {
+      const [pa, pi] = this.link(p);
+      if (p > pfn) {
+        if (pa[pi + P_FLAGS]! & (1 << PG_tail)) {
+          pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~(1 << PG_tail);
+          pa[pi + P_NEXT] = 0;
+          pa[pi + P_PRIVATE] = 0;
+        }
+        if (pa[pi + P_REFCOUNT] !== 0 && this.freePageIsBad(p)) bad = true;
+      }
+      if (this.freePageIsBad(p)) bad = true;
+    }
+    if (bad) {
+      for (let p = pfn; p < pfn + (1 << order); p++) if (this.freePageIsBad(p)) this.badPage(p, this.pageBadReason(p));
+      throw new KernelError('EINVAL', `Bad page state freeing pfn 0x${pfn.toString(16)} order ${order}: ${this.pageBadReason(pfn) || 'a page of the block is bad'}`);
+    }
+    a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_head);
+    this.countEvent('pgfree', 1 << order);
+    this.freeUnrefPage(pfn, order);
+  }
+
+  /** Whether a page about to be freed is in a bad state (`free_page_is_bad`). */
+  private freePageIsBad(pfn: number): boolean {
+    return this.pageBadReason(pfn) !== '';
+  }
+
+  /** Why a page cannot be freed (`page_bad_reason`), or '' if it can. */
+  pageBadReason(pfn: number): string {
+    const [a, i] = this.link(pfn);
+    let reason = '';
+    if (a[i + P_MAPCOUNT] !== -1) reason = 'nonzero mapcount';
+    if (a[i + P_MAPPING] !== 0) reason = 'non-NULL mapping';
+    if (a[i + P_REFCOUNT] !== 0) reason = 'nonzero _refcount';
+    if (a[i + P_FLAGS]! & PAGE_FLAGS_CHECK_AT_FREE) reason = 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set';
+    return reason;
+  }
+
+  /** Frees a clean block: to this CPU's lists for small orders, else to the buddy lists. */
+  private freeUnrefPage(pfn: number, order: number): void {
+    const z = this.pageZone(pfn);
+    let mt = this.getPageblockMigratetype(pfn);
+    if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
+      const pa = z.a;
+      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
+      spinLock(pa, pb + PCP_LOCK);
+      const [a, i] = this.link(pfn);
+      a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
+      a[i + P_PRIVATE] = order;
+      a[i + P_INDEX] = mt;
+      this.pcpPushHead(pa, pb, orderToPindex(mt, order), pfn, a, i);
+      const count = (pa[pb + PCP_COUNT]! += 1 << order);
+      if (count >= pa[pb + PCP_HIGH]!) this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_BATCH]!);
+      spinUnlock(pa, pb + PCP_LOCK);
+      return;
+    }
+    if (mt === MIGRATE_HIGHATOMIC) mt = MIGRATE_HIGHATOMIC;
+    spinLock(z.a, z.b + Z_LOCK);
+    this.freeOneBlock(z, pfn, order, mt);
+    spinUnlock(z.a, z.b + Z_LOCK);
+  }
+
+  // ---------------------------------------------------------------- reports
+
+  /** Prints a warning through the log, if any. */
+  warn(text: string): void {
+    this.log?.printk(4, text);
+  }
+
+  /**
+   * Reports a page in a bad state as `bad_page()` does and, unless `takeOut` is false,
+   * takes it out of circulation (PG_hwpoison, mapcount reset, never freed).
+   * @see mm/page_alloc.c: bad_page, mm/debug.c: dump_page
+   */
+  badPage(pfn: number, reason: string, takeOut = true): void {
+    const log = this.log;
+    if (log) {
+      log.printk(1, `BUG: Bad page state in process ${this.comm()}  pfn:${pfn.toString(16).padStart(5, '0')}`);
+      for (const line of this.dumpPage(pfn, reason)) log.printk(1, line);
+    }
+    this.countEvent('bad_page');
+    if (takeOut) {
+      const [a, i] = this.link(pfn);
+      a[i + P_MAPCOUNT] = -1;
+      a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_hwpoison);
+    }
+  }
+
+  /** Lines of `dump_page()` for a page. */
+  dumpPage(pfn: number, reason?: string): string[] {
+    const [a, i] = this.link(pfn);
+    const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
+    const mapping = a[i + P_MAPPING]!;
+    const lines = [
+      `page:${hex16(this.pageStructPaddr(pfn))} refcount:${a[i + P_REFCOUNT]} mapcount:${a[i + P_MAPCOUNT]! + 1} mapping:${hex16(mapping >>> 0)} index:0x${(a[i + P_INDEX]! >>> 0).toString(16)} pfn:0x${pfn.toString(16)}`,
+      `flags: ${formatPageFlags(a[i + P_FLAGS]!)}`,
+      `raw: ${Array.from(a.subarray(i, i + PAGE_WORDS), (w) => (w >>> 0).toString(16).padStart(8, '0')).join(' ')}`,
+    ];
+    if (reason) lines.push(`page dumped because: ${reason}`);
+    return lines;
+  }
+
+  /** Prints an allocation failure as `warn_alloc()` does, with the free-area summary of `show_mem()`. */
+  private warnAlloc(gfp: number, order: number, nodemask: readonly number[] | undefined): void {
+    const log = this.log;
+    if (!log) return;
+    log.printk(4, `${this.comm()}: page allocation failure: order:${order}, mode:${formatGfp(gfp)}, nodemask=${nodemask ? nodemask.join(',') : '(null)'}`);
+    log.printk(4, 'Mem-Info:');
+    for (const line of this.showFreeAreas()) log.printk(4, line);
+  }
+
+  /** The per-zone lines of `show_free_areas()`. */
+  showFreeAreas(): string[] {
+    const lines: string[] = [];
+    const letters = ['U', 'M', 'E', 'H', 'I'];
+    for (const z of this.zones) {
+      const za = z.a;
+      if (!za[z.b + Z_PRESENT]) continue;
+      const k = (p: number): string => `${p * 4}kB`;
+      lines.push(
+        `Node ${z.nid} ${zoneNames[z.zid]} free:${k(this.zoneFreePages(z))} min:${k(this.wmark(z, WMARK_MIN))} low:${k(this.wmark(z, WMARK_LOW))} high:${k(this.wmark(z, WMARK_HIGH))} reserved_highatomic:${k(za[z.b + Z_NR_RESERVED_HIGHATOMIC]!)} present:${k(za[z.b + Z_PRESENT]!)} managed:${k(za[z.b + Z_MANAGED]!)} free_pcp:${k(this.zonePcpPages(z))}`,
+      );
+      let total = 0;
+      const parts: string[] = [];
+      for (let o = 0; o <= MAX_PAGE_ORDER; o++) {
+        const n = za[z.b + Z_FREE_NR + o]!;
+        total += n << o;
+        let types = '';
+        for (let mt = 0; mt < MIGRATE_TYPES; mt++) if (za[z.b + Z_FREE_MT_NR + freeListIndex(o, mt)]) types += letters[mt];
+        parts.push(`${n}*${4 << o}kB ${types ? `(${types}) ` : ''}`);
+      }
+      lines.push(`Node ${z.nid} ${zoneNames[z.zid]}: ${parts.join('')}= ${total * 4}kB`);
+    }
+    return lines;
+  }
+
+  /** Zone spanned/start (for /proc/zoneinfo). */
+  zoneSpan(z: ZoneRef): { start: number; spanned: number; present: number; managed: number } {
+    const za = z.a;
+    return { start: za[z.b + Z_START_PFN]!, spanned: za[z.b + Z_SPANNED]!, present: za[z.b + Z_PRESENT]!, managed: za[z.b + Z_MANAGED]! };
+  }
+
+  /** Pageblocks isolated in a zone. */
+  zoneIsolatedPageblocks(z: ZoneRef): number {
+    return z.a[z.b + Z_NR_ISOLATE_PAGEBLOCK]!;
+  }
+
+  /** Per-CPU list parameters of (cpu, zone). */
+  pcpInfo(cpu: number, z: ZoneRef): { count: number; high: number; batch: number } {
+    const b = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
+    return { count: z.a[b + PCP_COUNT]!, high: z.a[b + PCP_HIGH]!, batch: z.a[b + PCP_BATCH]! };
+  }
+
+  /** Whether PG_reserved is set (memmap, memblock reservations). */
+  isReserved(pfn: number): boolean {
+    return this.testPageFlag(pfn, PG_reserved);
+  }
+}
