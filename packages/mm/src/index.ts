@@ -60,7 +60,42 @@ export type { MemblockRegion } from './memblock.js';
 export { MemSection, memmapPagesFor, paddrToPfn, pfnToPaddr } from './sparse.js';
 export { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './memory.js';
 export type { MemPolicy, MemoryHandle, MmLog, Reclaimer, ZoneRef } from './memory.js';
-export { attachMemory, bootMemory, createMemory, onlineSectionPages, setupPerZoneWmarks } from './mm-init.js';
+export {
+  attachMemory,
+  bootMemory,
+  createMemory,
+  onlineSectionPages,
+  setupPerZoneWmarks,
+} from './mm-init.js';
 export type { BootedMemory, MemoryConfig, ReserveRequest, Size } from './mm-init.js';
 export { NODE_STAT, VM_EVENT, nodeStatItems, vmEventItems } from './vmstat-items.js';
 export type { NodeStatItem, VmEventItem } from './vmstat-items.js';
+export { decodeStructPage, structPageOffset, verifyMemory } from './debug.js';
+export type { MemoryReport, StructPage } from './debug.js';
+export {
+  procBuddyinfo,
+  procMeminfo,
+  procPagetypeinfo,
+  procVmstat,
+  procZoneinfo,
+  siMemAvailable,
+  totalreservePages,
+} from './proc.js';
+export {
+  KMALLOC_MAX_CACHE_SIZE,
+  KMALLOC_MAX_SIZE,
+  KMALLOC_MIN_SIZE,
+  SLUB_MAX_ORDER,
+  ZERO_SIZE_PTR,
+  createSlabAllocator,
+} from './slab.js';
+export type {
+  KmemCache,
+  KmemCacheOptions,
+  KmemObjInfo,
+  SlabAllocator,
+  SlabAllocatorOptions,
+  SlabDebugBreak,
+  SlabInfo,
+  SlabTaint,
+} from './slab.js';

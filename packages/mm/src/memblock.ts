@@ -42,7 +42,8 @@ export class Memblock {
       left -= keep;
       r.size = keep;
     }
-    for (let i = this.memory.length - 1; i >= 0; i--) if (this.memory[i]!.size === 0) this.memory.splice(i, 1);
+    for (let i = this.memory.length - 1; i >= 0; i--)
+      if (this.memory[i]!.size === 0) this.memory.splice(i, 1);
   }
 
   /** Total usable bytes. */
@@ -56,10 +57,16 @@ export class Memblock {
    */
   reserve(base: number, size: number, name: string): MemblockRegion {
     if (!(size > 0) || !Number.isSafeInteger(base) || !Number.isSafeInteger(size) || base < 0)
-      throw new KernelError('EINVAL', `memblock: bad reservation ${name} [${hex(base)}-${hex(base + size - 1)}]`);
+      throw new KernelError(
+        'EINVAL',
+        `memblock: bad reservation ${name} [${hex(base)}-${hex(base + size - 1)}]`,
+      );
     const mem = this.memory.find((r) => base >= r.base && base + size <= r.base + r.size);
     if (!mem)
-      throw new KernelError('EINVAL', `memblock: ${name} [${hex(base)}-${hex(base + size - 1)}] is not inside memory`);
+      throw new KernelError(
+        'EINVAL',
+        `memblock: ${name} [${hex(base)}-${hex(base + size - 1)}] is not inside memory`,
+      );
     const clash = this.reserved.find((r) => base < r.base + r.size && r.base < base + size);
     if (clash)
       throw new KernelError(
@@ -77,7 +84,12 @@ export class Memblock {
    * `[min, max)` and on `nid` if given (`memblock_alloc_range_nid`). Returns the base,
    * or null if nothing fits.
    */
-  alloc(size: number, align: number, name: string, opts: { nid?: number; min?: number; max?: number } = {}): number | null {
+  alloc(
+    size: number,
+    align: number,
+    name: string,
+    opts: { nid?: number; min?: number; max?: number } = {},
+  ): number | null {
     const min = opts.min ?? 0;
     const max = opts.max ?? Number.MAX_SAFE_INTEGER;
     for (let i = this.memory.length - 1; i >= 0; i--) {

@@ -230,14 +230,20 @@ export class Memory {
     this.nodeBase = [];
     for (const paddr of h.nodeDataPaddr) {
       const sec = sections[Math.floor(paddr / h.sectionBytes)];
-      if (!sec) throw new KernelError('EINVAL', `node data at ${paddr} is not in a present section`);
+      if (!sec)
+        throw new KernelError('EINVAL', `node data at ${paddr} is not in a present section`);
       this.nodeArr.push(sec.i32);
       this.nodeBase.push((paddr - sec.startPfn * PAGE_SIZE) >> 2);
     }
     this.zones = [];
     for (let nid = 0; nid < this.nrNodes; nid++)
       for (let zid = 0; zid < MAX_NR_ZONES; zid++)
-        this.zones.push({ a: this.nodeArr[nid]!, b: this.nodeBase[nid]! + zoneBase(zid), nid, zid });
+        this.zones.push({
+          a: this.nodeArr[nid]!,
+          b: this.nodeBase[nid]! + zoneBase(zid),
+          nid,
+          zid,
+        });
     this.zonelists = [];
     for (let nid = 0; nid < this.nrNodes; nid++) {
       const order = [...Array(this.nrNodes).keys()].sort(
@@ -245,7 +251,8 @@ export class Memory {
       );
       const list: ZoneRef[] = [];
       for (const n of order)
-        for (let zid = MAX_NR_ZONES - 1; zid >= 0; zid--) list.push(this.zones[n * MAX_NR_ZONES + zid]!);
+        for (let zid = MAX_NR_ZONES - 1; zid >= 0; zid--)
+          list.push(this.zones[n * MAX_NR_ZONES + zid]!);
       this.zonelists.push(list);
     }
   }
@@ -268,13 +275,20 @@ export class Memory {
 
   /** Whether a PFN has a struct page (its section is present). */
   pfnValid(pfn: number): boolean {
-    return pfn >= 0 && Number.isInteger(pfn) && this.sections[pfn >>> this.sectionShift] !== undefined;
+    return (
+      pfn >= 0 && Number.isInteger(pfn) && this.sections[pfn >>> this.sectionShift] !== undefined
+    );
   }
 
   /** The section holding `pfn`. @throws KernelError EINVAL if none. */
   sectionOf(pfn: number): MemSection {
-    const s = Number.isInteger(pfn) && pfn >= 0 ? this.sections[pfn >>> this.sectionShift] : undefined;
-    if (!s) throw new KernelError('EINVAL', `pfn 0x${pfn.toString(16)} is not in any present memory section`);
+    const s =
+      Number.isInteger(pfn) && pfn >= 0 ? this.sections[pfn >>> this.sectionShift] : undefined;
+    if (!s)
+      throw new KernelError(
+        'EINVAL',
+        `pfn 0x${pfn.toString(16)} is not in any present memory section`,
+      );
     return s;
   }
 
@@ -349,7 +363,10 @@ export class Memory {
     const s = this.sectionOf(pfn);
     const off = (pfn & this.sectionMask) * PAGE_SIZE;
     if ((pfn & this.sectionMask) + (1 << order) > s.nrPages)
-      throw new KernelError('EINVAL', `order-${order} block at pfn 0x${pfn.toString(16)} crosses its section`);
+      throw new KernelError(
+        'EINVAL',
+        `order-${order} block at pfn 0x${pfn.toString(16)} crosses its section`,
+      );
     return s.bytes.subarray(off, off + (PAGE_SIZE << order));
   }
 
@@ -362,15 +379,25 @@ export class Memory {
 
   /** Writes bytes to physical memory at `paddr`. @throws EFAULT on a hole. */
   writePhys(paddr: number, data: Uint8Array): void {
-    this.copyPhys(paddr, data.length, (sec, off, n, at) => sec.bytes.set(data.subarray(at, at + n), off));
+    this.copyPhys(paddr, data.length, (sec, off, n, at) =>
+      sec.bytes.set(data.subarray(at, at + n), off),
+    );
   }
 
-  private copyPhys(paddr: number, len: number, fn: (s: MemSection, off: number, n: number, at: number) => void): void {
+  private copyPhys(
+    paddr: number,
+    len: number,
+    fn: (s: MemSection, off: number, n: number, at: number) => void,
+  ): void {
     let at = 0;
     while (at < len) {
       const p = paddr + at;
       const sec = this.sections[Math.floor(p / this.sectionBytes)];
-      if (!sec) throw new KernelError('EFAULT', `physical address 0x${p.toString(16)} is not in present memory`);
+      if (!sec)
+        throw new KernelError(
+          'EFAULT',
+          `physical address 0x${p.toString(16)} is not in present memory`,
+        );
       const off = p - sec.startPfn * PAGE_SIZE;
       const n = Math.min(len - at, this.sectionBytes - off);
       fn(sec, off, n, at);
@@ -416,7 +443,8 @@ export class Memory {
   eventCount(item: VmEventItem): number {
     let s = 0;
     for (let nid = 0; nid < this.nrNodes; nid++)
-      for (let cpu = 0; cpu < this.nrCpus; cpu++) s += this.nodeArr[nid]![this.cpuEventBase(nid, cpu) + VM_EVENT[item]]!;
+      for (let cpu = 0; cpu < this.nrCpus; cpu++)
+        s += this.nodeArr[nid]![this.cpuEventBase(nid, cpu) + VM_EVENT[item]]!;
     return s;
   }
 
@@ -433,7 +461,8 @@ export class Memory {
   nodeState(item: NodeStatItem, nid?: number): number {
     let s = 0;
     for (let n = 0; n < this.nrNodes; n++)
-      if (nid === undefined || n === nid) s += this.nodeArr[n]![this.nodeBase[n]! + N_VMSTAT + NODE_STAT[item]]!;
+      if (nid === undefined || n === nid)
+        s += this.nodeArr[n]![this.nodeBase[n]! + N_VMSTAT + NODE_STAT[item]]!;
     return s;
   }
 
@@ -445,7 +474,8 @@ export class Memory {
   /** Pages of a zone on per-CPU lists. */
   zonePcpPages(z: ZoneRef): number {
     let s = 0;
-    for (let cpu = 0; cpu < this.nrCpus; cpu++) s += z.a[this.nodeBase[z.nid]! + pcpBase(cpu, z.zid) + PCP_COUNT]!;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++)
+      s += z.a[this.nodeBase[z.nid]! + pcpBase(cpu, z.zid) + PCP_COUNT]!;
     return s;
   }
 
@@ -457,14 +487,16 @@ export class Memory {
   /** Total free pages (buddy + per-CPU) of all zones. */
   nrFreePages(): number {
     let s = 0;
-    for (const z of this.zones) s += this.zoneFreePages(z) + this.zonePcpPages(z) + this.isolatedFreePages(z);
+    for (const z of this.zones)
+      s += this.zoneFreePages(z) + this.zonePcpPages(z) + this.isolatedFreePages(z);
     return s;
   }
 
   /** Free pages sitting in isolated pageblocks (not counted in NR_FREE_PAGES). */
   isolatedFreePages(z: ZoneRef): number {
     let s = 0;
-    for (let o = 0; o <= MAX_PAGE_ORDER; o++) s += z.a[z.b + Z_FREE_MT_NR + freeListIndex(o, MIGRATE_ISOLATE)]! << o;
+    for (let o = 0; o <= MAX_PAGE_ORDER; o++)
+      s += z.a[z.b + Z_FREE_MT_NR + freeListIndex(o, MIGRATE_ISOLATE)]! << o;
     return s;
   }
 
@@ -566,7 +598,7 @@ export class Memory {
     return (
       (f & (1 << PG_buddy)) !== 0 &&
       s.i32[i + P_PRIVATE] === order &&
-      (f >>> ZONES_PGSHIFT & 3) === z.zid &&
+      ((f >>> ZONES_PGSHIFT) & 3) === z.zid &&
       f >>> NODES_PGSHIFT === z.nid
     );
   }
@@ -583,7 +615,8 @@ export class Memory {
       if (!this.pageIsBuddy(z, buddy, order)) break;
       const buddyMt = this.pageField(buddy, P_INDEX);
       // Never merge an isolated pageblock with one that is not (it is about to go away).
-      if (order >= pageblock_order && (mt === MIGRATE_ISOLATE) !== (buddyMt === MIGRATE_ISOLATE)) break;
+      if (order >= pageblock_order && (mt === MIGRATE_ISOLATE) !== (buddyMt === MIGRATE_ISOLATE))
+        break;
       if (buddyMt !== mt && order < pageblock_order) {
         // Same pageblock: the buddy is on the other list only transiently (stealing).
         this.accountFreepages(z, order, buddyMt, mt);
@@ -634,10 +667,10 @@ export class Memory {
     const start = pfn & ~(pageblock_nr_pages - 1);
     let moved = 0;
     let movable = 0;
-    for (let p = start; p < start + pageblock_nr_pages; ) {
+    for (let p = start; p < start + pageblock_nr_pages;) {
       const [a, i] = this.link(p);
       const f = a[i + P_FLAGS]!;
-      if ((f >>> ZONES_PGSHIFT & 3) !== z.zid || f >>> NODES_PGSHIFT !== z.nid) return [0, 0];
+      if (((f >>> ZONES_PGSHIFT) & 3) !== z.zid || f >>> NODES_PGSHIFT !== z.nid) return [0, 0];
       if (f & (1 << PG_buddy)) {
         const o = a[i + P_PRIVATE]!;
         if (a[i + P_INDEX] !== mt) this.moveToFreeList(z, p, o, mt);
@@ -654,7 +687,11 @@ export class Memory {
   /** Whether a fallback may claim whole pageblocks (`can_steal_fallback`). */
   private canStealFallback(order: number, startMt: number): boolean {
     if (order >= pageblock_order) return true;
-    return order >= pageblock_order / 2 || startMt === MIGRATE_RECLAIMABLE || startMt === MIGRATE_UNMOVABLE;
+    return (
+      order >= pageblock_order / 2 ||
+      startMt === MIGRATE_RECLAIMABLE ||
+      startMt === MIGRATE_UNMOVABLE
+    );
   }
 
   /**
@@ -700,7 +737,8 @@ export class Memory {
       return true;
     }
     if (curOrder >= pageblock_order) {
-      for (let p = pfn; p < pfn + (1 << curOrder); p += pageblock_nr_pages) this.setPageblockMigratetype(p, startMt);
+      for (let p = pfn; p < pfn + (1 << curOrder); p += pageblock_nr_pages)
+        this.setPageblockMigratetype(p, startMt);
       this.moveToFreeList(z, pfn, curOrder, startMt);
       return true;
     }
@@ -708,7 +746,11 @@ export class Memory {
       const [free, movable] = this.moveFreepagesBlock(z, pfn, startMt);
       if (free) {
         const alike =
-          startMt === MIGRATE_MOVABLE ? movable : oldBlockMt === MIGRATE_MOVABLE ? pageblock_nr_pages - (free + movable) : 0;
+          startMt === MIGRATE_MOVABLE
+            ? movable
+            : oldBlockMt === MIGRATE_MOVABLE
+              ? pageblock_nr_pages - (free + movable)
+              : 0;
         if (free + alike >= 1 << (pageblock_order - 1)) this.setPageblockMigratetype(pfn, startMt);
         return true;
       }
@@ -733,7 +775,15 @@ export class Memory {
   }
 
   /** Refills a per-CPU list with `count` blocks of `order` (`rmqueue_bulk`). pcp lock held. */
-  private rmqueueBulk(z: ZoneRef, pa: Int32Array, pb: number, order: number, count: number, mt: number, allocFlags: number): number {
+  private rmqueueBulk(
+    z: ZoneRef,
+    pa: Int32Array,
+    pb: number,
+    order: number,
+    count: number,
+    mt: number,
+    allocFlags: number,
+  ): number {
     spinLock(z.a, z.b + Z_LOCK);
     let got = 0;
     const pindex = orderToPindex(mt, order);
@@ -753,7 +803,14 @@ export class Memory {
     return got;
   }
 
-  private pcpPushTail(pa: Int32Array, pb: number, pindex: number, pfn: number, a: Int32Array, i: number): void {
+  private pcpPushTail(
+    pa: Int32Array,
+    pb: number,
+    pindex: number,
+    pfn: number,
+    a: Int32Array,
+    i: number,
+  ): void {
     const t = pa[pb + PCP_TAILS + pindex]!;
     a[i + P_NEXT] = 0;
     a[i + P_PREV] = t;
@@ -764,7 +821,14 @@ export class Memory {
     pa[pb + PCP_TAILS + pindex] = pfn + 1;
   }
 
-  private pcpPushHead(pa: Int32Array, pb: number, pindex: number, pfn: number, a: Int32Array, i: number): void {
+  private pcpPushHead(
+    pa: Int32Array,
+    pb: number,
+    pindex: number,
+    pfn: number,
+    a: Int32Array,
+    i: number,
+  ): void {
     const h = pa[pb + PCP_HEADS + pindex]!;
     a[i + P_PREV] = 0;
     a[i + P_NEXT] = h;
@@ -852,7 +916,8 @@ export class Memory {
 
   /** Empties every CPU's lists, for one zone or all (`drain_all_pages`). */
   drainAllPages(zone?: ZoneRef): void {
-    for (const z of zone ? [zone] : this.zones) for (let cpu = 0; cpu < this.nrCpus; cpu++) this.drainPagesZone(cpu, z);
+    for (const z of zone ? [zone] : this.zones)
+      for (let cpu = 0; cpu < this.nrCpus; cpu++) this.drainPagesZone(cpu, z);
   }
 
   /** Empties this CPU's lists (`drain_local_pages`). */
@@ -871,7 +936,14 @@ export class Memory {
    * Whether `zone` has enough free pages above `mark` for an order-`order` allocation
    * (`__zone_watermark_ok`).
    */
-  zoneWatermarkOk(z: ZoneRef, order: number, mark: number, highestZoneidx: number, allocFlags: number, freePages = this.zoneFreePages(z)): boolean {
+  zoneWatermarkOk(
+    z: ZoneRef,
+    order: number,
+    mark: number,
+    highestZoneidx: number,
+    allocFlags: number,
+    freePages = this.zoneFreePages(z),
+  ): boolean {
     const za = z.a;
     let min = mark;
     freePages -= (1 << order) - 1;
@@ -879,13 +951,19 @@ export class Memory {
       min -= min >> 1;
       if (allocFlags & ALLOC_NON_BLOCK) min -= min >> 2;
     }
-    if (!(allocFlags & (ALLOC_HIGHATOMIC | ALLOC_MIN_RESERVE))) freePages -= za[z.b + Z_NR_RESERVED_HIGHATOMIC]!;
+    if (!(allocFlags & (ALLOC_HIGHATOMIC | ALLOC_MIN_RESERVE)))
+      freePages -= za[z.b + Z_NR_RESERVED_HIGHATOMIC]!;
     if (freePages <= min + za[z.b + Z_LOWMEM_RESERVE + highestZoneidx]!) return false;
     if (order === 0) return true;
     for (let o = order; o <= MAX_PAGE_ORDER; o++) {
       if (!za[z.b + Z_FREE_NR + o]) continue;
-      for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++) if (za[z.b + Z_FREE_HEAD + freeListIndex(o, mt)]) return true;
-      if (allocFlags & ALLOC_HIGHATOMIC && za[z.b + Z_FREE_HEAD + freeListIndex(o, MIGRATE_HIGHATOMIC)]) return true;
+      for (let mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+        if (za[z.b + Z_FREE_HEAD + freeListIndex(o, mt)]) return true;
+      if (
+        allocFlags & ALLOC_HIGHATOMIC &&
+        za[z.b + Z_FREE_HEAD + freeListIndex(o, MIGRATE_HIGHATOMIC)]
+      )
+        return true;
     }
     return false;
   }
@@ -901,20 +979,37 @@ export class Memory {
    * @param nodemask allowed nodes (default: all).
    * @see mm/page_alloc.c: __alloc_pages, get_page_from_freelist, __alloc_pages_slowpath
    */
-  allocPages(gfp: number, order: number, nid?: number, nodemask?: readonly number[]): number | null {
+  allocPages(
+    gfp: number,
+    order: number,
+    nid?: number,
+    nodemask?: readonly number[],
+  ): number | null {
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && Number.isInteger(order))) {
       if (!(gfp & __GFP_NOWARN) && !this.warnedOrder) {
         this.warnedOrder = true;
-        this.warn(`WARNING: CPU: ${this.cpu} PID: 0 at mm/page_alloc.c:__alloc_pages: order ${order} > MAX_PAGE_ORDER ${MAX_PAGE_ORDER}`);
+        this.warn(
+          `WARNING: CPU: ${this.cpu} PID: 0 at mm/page_alloc.c:__alloc_pages: order ${order} > MAX_PAGE_ORDER ${MAX_PAGE_ORDER}`,
+        );
       }
       return null;
     }
     const prefNid = nid ?? this.cpuToNode[this.cpu] ?? 0;
-    if (prefNid < 0 || prefNid >= this.nrNodes) throw new KernelError('EINVAL', `node ${prefNid} does not exist (${this.nrNodes} nodes)`);
+    if (prefNid < 0 || prefNid >= this.nrNodes)
+      throw new KernelError('EINVAL', `node ${prefNid} does not exist (${this.nrNodes} nodes)`);
     const highest = gfpZone(gfp);
     const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
     const thisnode = (gfp & __GFP_THISNODE) !== 0;
-    let pfn = this.getPageFromFreelist(gfp, order, WMARK_LOW, highest, mt, prefNid, thisnode, nodemask);
+    let pfn = this.getPageFromFreelist(
+      gfp,
+      order,
+      WMARK_LOW,
+      highest,
+      mt,
+      prefNid,
+      thisnode,
+      nodemask,
+    );
     if (pfn < 0) pfn = this.allocSlowpath(gfp, order, highest, mt, prefNid, thisnode, nodemask);
     if (pfn < 0) return null;
     this.prepNewPage(pfn, order, gfp);
@@ -939,18 +1034,30 @@ export class Memory {
       case 'bind': {
         const local = this.cpuToNode[this.cpu] ?? 0;
         const first = policy.nodes.includes(local) ? local : policy.nodes[0];
-        if (first === undefined) throw new KernelError('EINVAL', 'bind policy with an empty node set');
+        if (first === undefined)
+          throw new KernelError('EINVAL', 'bind policy with an empty node set');
         return this.allocPages(gfp, order, first, policy.nodes);
       }
       case 'interleave': {
-        if (policy.nodes.length === 0) throw new KernelError('EINVAL', 'interleave policy with an empty node set');
+        if (policy.nodes.length === 0)
+          throw new KernelError('EINVAL', 'interleave policy with an empty node set');
         const n = policy.nodes[this.interleaveNext++ % policy.nodes.length]!;
         return this.allocPages(gfp, order, n);
       }
     }
   }
 
-  private getPageFromFreelist(gfp: number, order: number, wmarkIdx: number, highest: number, mt: number, prefNid: number, thisnode: boolean, nodemask: readonly number[] | undefined, allocFlags = wmarkIdx): number {
+  private getPageFromFreelist(
+    gfp: number,
+    order: number,
+    wmarkIdx: number,
+    highest: number,
+    mt: number,
+    prefNid: number,
+    thisnode: boolean,
+    nodemask: readonly number[] | undefined,
+    allocFlags = wmarkIdx,
+  ): number {
     const list = this.zonelists[prefNid]!;
     for (let k = 0; k < list.length; k++) {
       const z = list[k]!;
@@ -963,12 +1070,22 @@ export class Memory {
         const mark = za[z.b + Z_WMARK + wmarkIdx]!;
         // zone_watermark_fast: the order-0 common case is one comparison.
         const free = za[z.b + Z_NR_FREE]!;
-        const fast = order === 0 && free - za[z.b + Z_NR_RESERVED_HIGHATOMIC]! > mark + za[z.b + Z_LOWMEM_RESERVE + highest]!;
+        const fast =
+          order === 0 &&
+          free - za[z.b + Z_NR_RESERVED_HIGHATOMIC]! > mark + za[z.b + Z_LOWMEM_RESERVE + highest]!;
         if (!fast && !this.zoneWatermarkOk(z, order, mark, highest, allocFlags)) continue;
       }
       const pfn = this.rmqueueZone(z, order, mt, allocFlags, gfp);
       if (pfn >= 0) {
-        this.countEvent(zoneNames[z.zid] === 'DMA32' ? 'pgalloc_dma32' : z.zid === 1 ? 'pgalloc_normal' : 'pgalloc_movable', 1 << order, z.nid);
+        this.countEvent(
+          zoneNames[z.zid] === 'DMA32'
+            ? 'pgalloc_dma32'
+            : z.zid === 1
+              ? 'pgalloc_normal'
+              : 'pgalloc_movable',
+          1 << order,
+          z.nid,
+        );
         return pfn;
       }
     }
@@ -976,7 +1093,13 @@ export class Memory {
   }
 
   /** Takes a block from a zone: per-CPU lists for small orders, else the buddy lists (`rmqueue`). */
-  private rmqueueZone(z: ZoneRef, order: number, mt: number, allocFlags: number, gfp: number): number {
+  private rmqueueZone(
+    z: ZoneRef,
+    order: number,
+    mt: number,
+    allocFlags: number,
+    gfp: number,
+  ): number {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
@@ -985,7 +1108,8 @@ export class Memory {
       let pfn = this.pcpPopHead(pa, pb, pindex);
       if (pfn < 0) {
         const batch = Math.max(1, pa[pb + PCP_BATCH]! >> order);
-        if (this.rmqueueBulk(z, pa, pb, order, batch, mt, allocFlags)) pfn = this.pcpPopHead(pa, pb, pindex);
+        if (this.rmqueueBulk(z, pa, pb, order, batch, mt, allocFlags))
+          pfn = this.pcpPopHead(pa, pb, pindex);
       }
       if (pfn >= 0) pa[pb + PCP_COUNT]! -= 1 << order;
       spinUnlock(pa, pb + PCP_LOCK);
@@ -998,8 +1122,10 @@ export class Memory {
     }
     spinLock(z.a, z.b + Z_LOCK);
     let pfn = this.rmqueue(z, order, mt, allocFlags);
-    if (pfn < 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC) pfn = this.rmqueueSmallest(z, order, MIGRATE_HIGHATOMIC);
-    if (pfn >= 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC && !(gfp & __GFP_DIRECT_RECLAIM)) this.reserveHighatomicPageblock(z, pfn);
+    if (pfn < 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC)
+      pfn = this.rmqueueSmallest(z, order, MIGRATE_HIGHATOMIC);
+    if (pfn >= 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC && !(gfp & __GFP_DIRECT_RECLAIM))
+      this.reserveHighatomicPageblock(z, pfn);
     spinUnlock(z.a, z.b + Z_LOCK);
     return pfn;
   }
@@ -1031,7 +1157,10 @@ export class Memory {
       if (!head) continue;
       const pfn = head - 1;
       if (this.getPageblockMigratetype(pfn) === MIGRATE_HIGHATOMIC) {
-        za[z.b + Z_NR_RESERVED_HIGHATOMIC] = Math.max(0, za[z.b + Z_NR_RESERVED_HIGHATOMIC]! - pageblock_nr_pages);
+        za[z.b + Z_NR_RESERVED_HIGHATOMIC] = Math.max(
+          0,
+          za[z.b + Z_NR_RESERVED_HIGHATOMIC]! - pageblock_nr_pages,
+        );
         this.setPageblockMigratetype(pfn, MIGRATE_MOVABLE);
       }
       this.moveFreepagesBlock(z, pfn, this.getPageblockMigratetype(pfn));
@@ -1052,23 +1181,73 @@ export class Memory {
     return flags;
   }
 
-  private allocSlowpath(gfp: number, order: number, highest: number, mt: number, prefNid: number, thisnode: boolean, nodemask: readonly number[] | undefined): number {
+  private allocSlowpath(
+    gfp: number,
+    order: number,
+    highest: number,
+    mt: number,
+    prefNid: number,
+    thisnode: boolean,
+    nodemask: readonly number[] | undefined,
+  ): number {
     const allocFlags = this.gfpToAllocFlags(gfp);
     if (gfp & __GFP_KSWAPD_RECLAIM) this.wakeAllKswapds(order, highest, prefNid);
-    let pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+    let pfn = this.getPageFromFreelist(
+      gfp,
+      order,
+      allocFlags & ALLOC_WMARK_MASK,
+      highest,
+      mt,
+      prefNid,
+      thisnode,
+      nodemask,
+      allocFlags,
+    );
     if (pfn >= 0) return pfn;
     if (gfp & __GFP_DIRECT_RECLAIM) {
       let drained = false;
       for (let tries = 0; tries < 16; tries++) {
-        this.countEvent(highest === 0 ? 'allocstall_dma32' : highest === 1 ? 'allocstall_normal' : 'allocstall_movable', 1, prefNid);
-        const progress = this.directReclaim(Math.max(32, 1 << order), gfp, thisnode ? prefNid : undefined);
-        pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+        this.countEvent(
+          highest === 0
+            ? 'allocstall_dma32'
+            : highest === 1
+              ? 'allocstall_normal'
+              : 'allocstall_movable',
+          1,
+          prefNid,
+        );
+        const progress = this.directReclaim(
+          Math.max(32, 1 << order),
+          gfp,
+          thisnode ? prefNid : undefined,
+        );
+        pfn = this.getPageFromFreelist(
+          gfp,
+          order,
+          allocFlags & ALLOC_WMARK_MASK,
+          highest,
+          mt,
+          prefNid,
+          thisnode,
+          nodemask,
+          allocFlags,
+        );
         if (pfn >= 0) return pfn;
         if (!drained) {
           for (const z of this.zonelists[prefNid]!) this.unreserveHighatomicPageblock(z);
           this.drainAllPages();
           drained = true;
-          pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+          pfn = this.getPageFromFreelist(
+            gfp,
+            order,
+            allocFlags & ALLOC_WMARK_MASK,
+            highest,
+            mt,
+            prefNid,
+            thisnode,
+            nodemask,
+            allocFlags,
+          );
           if (pfn >= 0) return pfn;
         }
         if (!progress || gfp & __GFP_NORETRY) break;
@@ -1076,7 +1255,17 @@ export class Memory {
     } else if (order > 0 || allocFlags & ALLOC_HIGHATOMIC) {
       // Atomic context: per-CPU lists may hold what a high-order request needs.
       this.drainLocalPages();
-      pfn = this.getPageFromFreelist(gfp, order, allocFlags & ALLOC_WMARK_MASK, highest, mt, prefNid, thisnode, nodemask, allocFlags);
+      pfn = this.getPageFromFreelist(
+        gfp,
+        order,
+        allocFlags & ALLOC_WMARK_MASK,
+        highest,
+        mt,
+        prefNid,
+        thisnode,
+        nodemask,
+        allocFlags,
+      );
       if (pfn >= 0) return pfn;
     }
     this.countEvent('pgalloc_fail', 1, prefNid);
@@ -1146,9 +1335,19 @@ export class Memory {
     for (let p = pfn; p < pfn + n; p++) {
       const [a, i] = this.link(p);
       const f = a[i + P_FLAGS]!;
-      if (f & PAGE_FLAGS_CHECK_AT_PREP || a[i + P_MAPCOUNT] !== -1 || a[i + P_REFCOUNT] !== 0 || a[i + P_MAPPING] !== 0) {
+      if (
+        f & PAGE_FLAGS_CHECK_AT_PREP ||
+        a[i + P_MAPCOUNT] !== -1 ||
+        a[i + P_REFCOUNT] !== 0 ||
+        a[i + P_MAPPING] !== 0
+      ) {
         // check_new_page: the page was corrupted while free.
-        this.badPage(p, f & PAGE_FLAGS_CHECK_AT_PREP ? 'PAGE_FLAGS_CHECK_AT_PREP flag(s) set' : 'corrupted free page');
+        this.badPage(
+          p,
+          f & PAGE_FLAGS_CHECK_AT_PREP
+            ? 'PAGE_FLAGS_CHECK_AT_PREP flag(s) set'
+            : 'corrupted free page',
+        );
       }
       a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP & ~((1 << PG_head) | (1 << PG_tail));
       a[i + P_NEXT] = 0;
@@ -1190,20 +1389,30 @@ export class Memory {
   freePages(pfn: number, order: number): void {
     if (!(Number.isInteger(order) && order >= 0 && order <= MAX_PAGE_ORDER))
       throw new KernelError('EINVAL', `free of order ${order}: orders are 0..${MAX_PAGE_ORDER}`);
-    if (!this.pfnValid(pfn)) throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
+    if (!this.pfnValid(pfn))
+      throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
     if (pfn & ((1 << order) - 1))
-      throw new KernelError('EINVAL', `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`);
+      throw new KernelError(
+        'EINVAL',
+        `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`,
+      );
     const [a, i] = this.link(pfn);
     if (a[i + P_REFCOUNT]! <= 0 && this.debugBreak !== 'skip-double-free-check') {
       this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
-      throw new KernelError('EINVAL', `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`);
+      throw new KernelError(
+        'EINVAL',
+        `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
+      );
     }
     if (Atomics.sub(a, i + P_REFCOUNT, 1) !== 1) return;
     if (a[i + P_FLAGS]! & (1 << PG_head)) {
       const co = this.compoundOrder(pfn);
       if (co !== order) {
         Atomics.store(a, i + P_REFCOUNT, 1);
-        throw new KernelError('EINVAL', `free of compound page pfn 0x${pfn.toString(16)} with order ${order}, but it has order ${co}`);
+        throw new KernelError(
+          'EINVAL',
+          `free of compound page pfn 0x${pfn.toString(16)} with order ${order}, but it has order ${co}`,
+        );
       }
     }
     // free_pages_prepare: every page of the block must be clean.
@@ -1221,8 +1430,12 @@ export class Memory {
       if (this.freePageIsBad(p)) bad = true;
     }
     if (bad) {
-      for (let p = pfn; p < pfn + (1 << order); p++) if (this.freePageIsBad(p)) this.badPage(p, this.pageBadReason(p));
-      throw new KernelError('EINVAL', `Bad page state freeing pfn 0x${pfn.toString(16)} order ${order}: ${this.pageBadReason(pfn) || 'a page of the block is bad'}`);
+      for (let p = pfn; p < pfn + (1 << order); p++)
+        if (this.freePageIsBad(p)) this.badPage(p, this.pageBadReason(p));
+      throw new KernelError(
+        'EINVAL',
+        `Bad page state freeing pfn 0x${pfn.toString(16)} order ${order}: ${this.pageBadReason(pfn) || 'a page of the block is bad'}`,
+      );
     }
     a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_head);
     this.countEvent('pgfree', 1 << order);
@@ -1284,7 +1497,10 @@ export class Memory {
   badPage(pfn: number, reason: string, takeOut = true): void {
     const log = this.log;
     if (log) {
-      log.printk(1, `BUG: Bad page state in process ${this.comm()}  pfn:${pfn.toString(16).padStart(5, '0')}`);
+      log.printk(
+        1,
+        `BUG: Bad page state in process ${this.comm()}  pfn:${pfn.toString(16).padStart(5, '0')}`,
+      );
       for (const line of this.dumpPage(pfn, reason)) log.printk(1, line);
     }
     this.countEvent('bad_page');
@@ -1313,7 +1529,10 @@ export class Memory {
   private warnAlloc(gfp: number, order: number, nodemask: readonly number[] | undefined): void {
     const log = this.log;
     if (!log) return;
-    log.printk(4, `${this.comm()}: page allocation failure: order:${order}, mode:${formatGfp(gfp)}, nodemask=${nodemask ? nodemask.join(',') : '(null)'}`);
+    log.printk(
+      4,
+      `${this.comm()}: page allocation failure: order:${order}, mode:${formatGfp(gfp)}, nodemask=${nodemask ? nodemask.join(',') : '(null)'}`,
+    );
     log.printk(4, 'Mem-Info:');
     for (const line of this.showFreeAreas()) log.printk(4, line);
   }
@@ -1335,7 +1554,8 @@ export class Memory {
         const n = za[z.b + Z_FREE_NR + o]!;
         total += n << o;
         let types = '';
-        for (let mt = 0; mt < MIGRATE_TYPES; mt++) if (za[z.b + Z_FREE_MT_NR + freeListIndex(o, mt)]) types += letters[mt];
+        for (let mt = 0; mt < MIGRATE_TYPES; mt++)
+          if (za[z.b + Z_FREE_MT_NR + freeListIndex(o, mt)]) types += letters[mt];
         parts.push(`${n}*${4 << o}kB ${types ? `(${types}) ` : ''}`);
       }
       lines.push(`Node ${z.nid} ${zoneNames[z.zid]}: ${parts.join('')}= ${total * 4}kB`);
@@ -1346,7 +1566,12 @@ export class Memory {
   /** Zone spanned/start (for /proc/zoneinfo). */
   zoneSpan(z: ZoneRef): { start: number; spanned: number; present: number; managed: number } {
     const za = z.a;
-    return { start: za[z.b + Z_START_PFN]!, spanned: za[z.b + Z_SPANNED]!, present: za[z.b + Z_PRESENT]!, managed: za[z.b + Z_MANAGED]! };
+    return {
+      start: za[z.b + Z_START_PFN]!,
+      spanned: za[z.b + Z_SPANNED]!,
+      present: za[z.b + Z_PRESENT]!,
+      managed: za[z.b + Z_MANAGED]!,
+    };
   }
 
   /** Pageblocks isolated in a zone. */

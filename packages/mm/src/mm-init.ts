@@ -41,7 +41,14 @@ import {
   nodeDataWords,
   pcpBase,
 } from './layout.js';
-import { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN, type MemoryHandle, type MmLog } from './memory.js';
+import {
+  Memory,
+  WMARK_HIGH,
+  WMARK_LOW,
+  WMARK_MIN,
+  type MemoryHandle,
+  type MmLog,
+} from './memory.js';
 import {
   MAX_NR_ZONES,
   MAX_NUMNODES,
@@ -53,7 +60,13 @@ import {
 } from './mmzone.js';
 import { Memblock } from './memblock.js';
 import { PG_reserved, ZONES_PGSHIFT } from './page-flags.js';
-import { MEMMAP_WORD, type MemSection, checkSectionSize, createSection, openSection } from './sparse.js';
+import {
+  MEMMAP_WORD,
+  type MemSection,
+  checkSectionSize,
+  createSection,
+  openSection,
+} from './sparse.js';
 
 /** A size in bytes or as `memparse` reads it (`'64M'`). */
 export type Size = number | string;
@@ -113,7 +126,8 @@ export interface BootedMemory {
 
 const toBytes = (what: string, v: Size): number => {
   const n = typeof v === 'number' ? v : memparse(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new KernelError('EINVAL', `${what} ${String(v)} is not a size in bytes`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new KernelError('EINVAL', `${what} ${String(v)} is not a size in bytes`);
   return n;
 };
 
@@ -131,12 +145,20 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   const boot = config.cmdline ? parseCmdline(config.cmdline) : undefined;
   const sectionBytes = toBytes('sectionSize', config.sectionSize ?? '128M');
   checkSectionSize(sectionBytes);
-  let nodeSizes = (config.nodes ?? [config.size ?? '256M']).map((s, i) => toBytes(`nodes[${i}]`, s));
+  let nodeSizes = (config.nodes ?? [config.size ?? '256M']).map((s, i) =>
+    toBytes(`nodes[${i}]`, s),
+  );
   if (nodeSizes.length === 0 || nodeSizes.length > MAX_NUMNODES)
-    throw new KernelError('EINVAL', `${nodeSizes.length} nodes: a machine has 1 to ${MAX_NUMNODES}`);
+    throw new KernelError(
+      'EINVAL',
+      `${nodeSizes.length} nodes: a machine has 1 to ${MAX_NUMNODES}`,
+    );
   nodeSizes.forEach((s, i) => {
     if (s === 0 || s % sectionBytes !== 0)
-      throw new KernelError('EINVAL', `node ${i} size ${s} is not a non-zero multiple of the section size ${sectionBytes}`);
+      throw new KernelError(
+        'EINVAL',
+        `node ${i} size ${s} is not a non-zero multiple of the section size ${sectionBytes}`,
+      );
   });
   const memLimit = config.mem !== undefined ? toBytes('mem', config.mem) : boot?.mem;
   if (memLimit !== undefined) {
@@ -153,15 +175,38 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   if (!Number.isInteger(nrCpus) || nrCpus < 1 || nrCpus > 4096)
     throw new KernelError('EINVAL', `nrCpus ${nrCpus} must be an integer from 1 to 4096`);
   const cpuToNode =
-    config.cpuToNode ?? Array.from({ length: nrCpus }, (_, c) => Math.min(nrNodes - 1, Math.floor((c * nrNodes) / nrCpus)));
-  if (cpuToNode.length !== nrCpus || cpuToNode.some((n) => !Number.isInteger(n) || n < 0 || n >= nrNodes))
-    throw new KernelError('EINVAL', `cpuToNode [${cpuToNode.join(',')}] must give a node below ${nrNodes} for each of ${nrCpus} CPUs`);
+    config.cpuToNode ??
+    Array.from({ length: nrCpus }, (_, c) =>
+      Math.min(nrNodes - 1, Math.floor((c * nrNodes) / nrCpus)),
+    );
+  if (
+    cpuToNode.length !== nrCpus ||
+    cpuToNode.some((n) => !Number.isInteger(n) || n < 0 || n >= nrNodes)
+  )
+    throw new KernelError(
+      'EINVAL',
+      `cpuToNode [${cpuToNode.join(',')}] must give a node below ${nrNodes} for each of ${nrCpus} CPUs`,
+    );
   const distances =
-    config.distances ?? Array.from({ length: nrNodes }, (_, a) => Array.from({ length: nrNodes }, (_, b) => (a === b ? 10 : 20)));
-  if (distances.length !== nrNodes || distances.some((r, a) => r.length !== nrNodes || r[a] !== 10 || r.some((d) => !(d >= 10 && d <= 254))))
-    throw new KernelError('EINVAL', `distances must be a ${nrNodes}×${nrNodes} matrix with 10 on the diagonal and 10..254 elsewhere`);
+    config.distances ??
+    Array.from({ length: nrNodes }, (_, a) =>
+      Array.from({ length: nrNodes }, (_, b) => (a === b ? 10 : 20)),
+    );
+  if (
+    distances.length !== nrNodes ||
+    distances.some(
+      (r, a) => r.length !== nrNodes || r[a] !== 10 || r.some((d) => !(d >= 10 && d <= 254)),
+    )
+  )
+    throw new KernelError(
+      'EINVAL',
+      `distances must be a ${nrNodes}×${nrNodes} matrix with 10 on the diagonal and 10..254 elsewhere`,
+    );
   const dma32Limit = toBytes('dma32Limit', config.dma32Limit ?? '4G');
-  const movablecore = config.movablecore !== undefined ? toBytes('movablecore', config.movablecore) : (boot?.movablecore ?? 0);
+  const movablecore =
+    config.movablecore !== undefined
+      ? toBytes('movablecore', config.movablecore)
+      : (boot?.movablecore ?? 0);
 
   // Sections, node by node, contiguous in physical address space.
   const sections: (MemSection | undefined)[] = [];
@@ -186,14 +231,19 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   let movLeft = Math.ceil(movablecore / sectionBytes);
   for (let s = sections.length - 1; s >= 0 && movLeft > 0; s--, movLeft--) movableSections.add(s);
   const sectionZone = (sec: MemSection): number =>
-    movableSections.has(sec.nr) ? ZONE_MOVABLE : sec.startPfn * PAGE_SIZE < dma32Limit ? ZONE_DMA32 : ZONE_NORMAL;
+    movableSections.has(sec.nr)
+      ? ZONE_MOVABLE
+      : sec.startPfn * PAGE_SIZE < dma32Limit
+        ? ZONE_DMA32
+        : ZONE_NORMAL;
 
   // Boot reservations: node data on each node, the crash kernel, the caller's.
   const nodeDataBytes = Math.ceil((nodeDataWords(nrCpus) * 4) / PAGE_SIZE) * PAGE_SIZE;
   const nodeDataPaddr: number[] = [];
   for (let nid = 0; nid < nrNodes; nid++) {
     const at = memblock.alloc(nodeDataBytes, PAGE_SIZE, `node_data[${nid}]`, { nid });
-    if (at === null) throw new KernelError('ENOMEM', `no room for node ${nid}'s data (${nodeDataBytes} bytes)`);
+    if (at === null)
+      throw new KernelError('ENOMEM', `no room for node ${nid}'s data (${nodeDataBytes} bytes)`);
     nodeDataPaddr.push(at);
   }
   const ck = config.crashkernel ?? boot?.crashkernel;
@@ -204,8 +254,17 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
       if (r.base !== undefined) memblock.reserve(r.base, r.size, 'Crash kernel');
       else {
         const high = spec.kind === 'fixed' && spec.placement === 'high';
-        const at = memblock.alloc(r.size, 16 << 20, 'Crash kernel', high ? {} : { max: 4 * 2 ** 30 });
-        if (at === null) throw new KernelError('ENOMEM', `crashkernel: cannot find ${r.size} bytes for the crash kernel`);
+        const at = memblock.alloc(
+          r.size,
+          16 << 20,
+          'Crash kernel',
+          high ? {} : { max: 4 * 2 ** 30 },
+        );
+        if (at === null)
+          throw new KernelError(
+            'ENOMEM',
+            `crashkernel: cannot find ${r.size} bytes for the crash kernel`,
+          );
       }
     }
   }
@@ -247,7 +306,8 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
 
   // Online every section into its zone and free what memblock did not reserve.
   for (let nid = 0; nid < nrNodes; nid++)
-    for (const sec of nodeSections[nid]!) onlineSectionPages(mem, sec, sectionZone(sec), (paddr) => memblock.isReserved(paddr));
+    for (const sec of nodeSections[nid]!)
+      onlineSectionPages(mem, sec, sectionZone(sec), (paddr) => memblock.isReserved(paddr));
 
   setupPerZoneWmarks(mem, config.minFreeKbytes);
   return { mem, memblock };
@@ -257,7 +317,12 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
  * Puts a section's pages into a zone and frees every page `isReserved` does not claim to
  * the buddy allocator (`online_pages` / `memblock_free_all`). Used at boot and by hotplug.
  */
-export function onlineSectionPages(mem: Memory, sec: MemSection, zid: number, isReserved: (paddr: number) => boolean = () => false): number {
+export function onlineSectionPages(
+  mem: Memory,
+  sec: MemSection,
+  zid: number,
+  isReserved: (paddr: number) => boolean = () => false,
+): number {
   const nid = sec.nid;
   const z = mem.zone(nid, zid);
   const a = sec.i32;
@@ -286,7 +351,13 @@ export function onlineSectionPages(mem: Memory, sec: MemSection, zid: number, is
       continue;
     }
     let order = MAX_PAGE_ORDER;
-    while (order > 0 && (pfn & ((1 << order) - 1) || pfn + (1 << order) > endPfn || !runFree(pfn, 1 << order, isReserved))) order--;
+    while (
+      order > 0 &&
+      (pfn & ((1 << order) - 1) ||
+        pfn + (1 << order) > endPfn ||
+        !runFree(pfn, 1 << order, isReserved))
+    )
+      order--;
     for (let p = pfn; p < pfn + (1 << order); p++) {
       const w = MEMMAP_WORD + (p - sec.startPfn) * PAGE_WORDS + P_FLAGS;
       a[w] = a[w]! & ~(1 << PG_reserved);
@@ -314,7 +385,8 @@ function runFree(pfn: number, n: number, isReserved: (paddr: number) => boolean)
 export function setupPerZoneWmarks(mem: Memory, minFreeKbytes?: number): void {
   let lowmem = 0;
   for (const z of mem.zones) if (z.zid !== ZONE_MOVABLE) lowmem += z.a[z.b + Z_MANAGED]!;
-  const minKb = minFreeKbytes ?? Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmem * 4 * 16))));
+  const minKb =
+    minFreeKbytes ?? Math.min(262144, Math.max(128, Math.floor(Math.sqrt(lowmem * 4 * 16))));
   const pagesMin = minKb >> 2;
   for (const z of mem.zones) {
     const za = z.a;
@@ -358,11 +430,13 @@ export function setupPerZoneWmarks(mem: Memory, minFreeKbytes?: number): void {
  */
 export function attachMemory(handle: MemoryHandle, opts: { cpu: number; log?: MmLog }): Memory {
   if (!Number.isInteger(opts.cpu) || opts.cpu < 0 || opts.cpu >= handle.nrCpus)
-    throw new KernelError('EINVAL', `cpu ${opts.cpu} is out of range (machine has ${handle.nrCpus} CPUs)`);
+    throw new KernelError(
+      'EINVAL',
+      `cpu ${opts.cpu} is out of range (machine has ${handle.nrCpus} CPUs)`,
+    );
   const sections = handle.sections.map((b) => (b ? openSection(b) : undefined));
   const mem = new Memory(handle, sections);
   mem.cpu = opts.cpu;
   if (opts.log) mem.log = opts.log;
   return mem;
 }
-

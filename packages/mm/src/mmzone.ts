@@ -36,7 +36,13 @@ export const MIGRATE_ISOLATE = 4;
 /** Number of migrate types (kern has no CMA). */
 export const MIGRATE_TYPES = 5;
 /** Names as `/proc/pagetypeinfo` prints them. */
-export const migratetypeNames = ['Unmovable', 'Movable', 'Reclaimable', 'HighAtomic', 'Isolate'] as const;
+export const migratetypeNames = [
+  'Unmovable',
+  'Movable',
+  'Reclaimable',
+  'HighAtomic',
+  'Isolate',
+] as const;
 
 /** Memory below 4 GiB (devices limited to 32-bit DMA). */
 export const ZONE_DMA32 = 0;
@@ -68,7 +74,8 @@ export function gfpMigratetype(gfp: number): number {
 /** The highest zone a GFP mask may use (`gfp_zone`). */
 export function gfpZone(gfp: number): number {
   if (gfp & (__GFP_DMA | __GFP_DMA32)) return ZONE_DMA32;
-  if ((gfp & (__GFP_HIGHMEM | __GFP_MOVABLE)) === (__GFP_HIGHMEM | __GFP_MOVABLE)) return ZONE_MOVABLE;
+  if ((gfp & (__GFP_HIGHMEM | __GFP_MOVABLE)) === (__GFP_HIGHMEM | __GFP_MOVABLE))
+    return ZONE_MOVABLE;
   return ZONE_NORMAL;
 }
 

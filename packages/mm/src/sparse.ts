@@ -26,7 +26,13 @@ import {
   SEC_USEMAP_OFFSET,
   SEC_ZONE,
 } from './layout.js';
-import { MAX_PAGE_ORDER, MIGRATE_MOVABLE, PAGE_SHIFT, PAGE_SIZE, pageblock_order } from './mmzone.js';
+import {
+  MAX_PAGE_ORDER,
+  MIGRATE_MOVABLE,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  pageblock_order,
+} from './mmzone.js';
 import { NODES_PGSHIFT, PG_reserved } from './page-flags.js';
 
 /** Word index of the memmap inside a section's Int32Array. */
@@ -125,9 +131,15 @@ export function openSection(buffer: SharedArrayBuffer): MemSection {
     throw new KernelError('EINVAL', `section buffer of ${buffer.byteLength} bytes is too small`);
   const h = new Int32Array(buffer, 0, 16);
   if (h[SEC_MAGIC] !== SECTION_MAGIC)
-    throw new KernelError('EINVAL', `section buffer has magic 0x${(h[SEC_MAGIC]! >>> 0).toString(16)}, not KSEC`);
+    throw new KernelError(
+      'EINVAL',
+      `section buffer has magic 0x${(h[SEC_MAGIC]! >>> 0).toString(16)}, not KSEC`,
+    );
   if (h[SEC_NR_PAGES]! * PAGE_SIZE !== buffer.byteLength)
-    throw new KernelError('EINVAL', `section ${h[SEC_NR]} says ${h[SEC_NR_PAGES]} pages but has ${buffer.byteLength} bytes`);
+    throw new KernelError(
+      'EINVAL',
+      `section ${h[SEC_NR]} says ${h[SEC_NR_PAGES]} pages but has ${buffer.byteLength} bytes`,
+    );
   return new MemSection(buffer, h[SEC_NR]!);
 }
 
