@@ -99,3 +99,5 @@ export type {
   SlabInfo,
   SlabTaint,
 } from './slab.js';
+export { MappingRegistry, mappingIsAnon } from './mapping.js';
+export type { MappingOps } from './mapping.js';

@@ -162,8 +162,24 @@ export const N_VMSTAT = 16;
 export const NR_NODE_STAT_ITEMS = 16;
 /** Room for VM event counters (`enum vm_event_item` subset) per CPU. */
 export const NR_VM_EVENT_ITEMS = 48;
+/** node word: the LRU lock (`lruvec->lru_lock`); guards the LRU lists and their counts. */
+export const N_LRU_LOCK = N_VMSTAT + NR_NODE_STAT_ITEMS;
+/** node words: head PFN + 1 of each LRU list (NR_LRU_LISTS). LRU lock. */
+export const N_LRU_HEAD = N_LRU_LOCK + 1;
+/** node words: tail PFN + 1 of each LRU list. LRU lock. */
+export const N_LRU_TAIL = N_LRU_HEAD + 5;
+/** node words: pages on each LRU list. LRU lock. */
+export const N_LRU_NR = N_LRU_TAIL + 5;
+/** LRU lists (`enum lru_list`): inactive/active anon, inactive/active file, unevictable. */
+export const LRU_INACTIVE_ANON = 0;
+export const LRU_ACTIVE_ANON = 1;
+export const LRU_INACTIVE_FILE = 2;
+export const LRU_ACTIVE_FILE = 3;
+export const LRU_UNEVICTABLE = 4;
+/** Number of LRU lists. */
+export const NR_LRU_LISTS = 5;
 /** node words: the zones. */
-export const N_ZONES = Math.ceil((N_VMSTAT + NR_NODE_STAT_ITEMS) / 16) * 16;
+export const N_ZONES = Math.ceil((N_LRU_NR + NR_LRU_LISTS) / 16) * 16;
 /**
  * node words: one block per CPU: its per-CPU pages for each zone, then its VM event
  * counters (written only by that CPU, so no line is shared; readers sum them).

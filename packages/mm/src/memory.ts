@@ -100,6 +100,7 @@ import {
   ZONES_PGSHIFT,
   formatPageFlags,
 } from './page-flags.js';
+import { MappingRegistry } from './mapping.js';
 import { MEMMAP_WORD, type MemSection } from './sparse.js';
 import { VM_EVENT, type NodeStatItem, NODE_STAT, type VmEventItem } from './vmstat-items.js';
 
@@ -202,6 +203,8 @@ export class Memory {
   readonly zonelists: ZoneRef[][];
   /** Memory reclaimers called from kswapd and direct reclaim. */
   readonly reclaimers: Reclaimer[] = [];
+  /** Owners of page-cache and anonymous pages (P_MAPPING ids), in this thread. */
+  readonly mappings = new MappingRegistry();
   /** The CPU this thread allocates as (its per-CPU lists). */
   cpu = 0;
   /** Where warnings and bad-page reports go. */

@@ -1,0 +1,71 @@
+/**
+ * How pages find their owners again. A page's `mapping` word (P_MAPPING) holds the id
+ * of its owner in a per-thread registry: an even value for a file's page cache
+ * (`address_space`), odd for anonymous memory (`anon_vma`, PAGE_MAPPING_ANON). The
+ * owner knows every reference to its pages — the page-cache slot, the page-table entries
+ * of the VMAs that map it — so migration and reclaim can move or drop a page without
+ * scanning page tables (reverse mapping).
+ *
+ * Reference counting convention (as Linux): the page cache holds one reference to each
+ * of its pages; each page-table entry mapping a page holds one reference and one
+ * mapcount; anyone else who needs a page to stay put (nfsd handing it to a socket)
+ * takes a reference with `getPage` and drops it with `putPage`. A page whose refcount
+ * is above what its owner accounts for cannot be migrated (EAGAIN) or reclaimed.
+ *
+ * @see include/linux/fs.h (struct address_space), mm/rmap.c, mm/migrate.c
+ */
+
+import { KernelError } from '@kern/core';
+
+/** A page's owner, as migration and reclaim see it. */
+export interface MappingOps {
+  /** Whether this is anonymous memory (anon_vma) rather than a file's page cache. */
+  readonly anon: boolean;
+  /**
+   * References the owner holds on a page it owns (page cache slot: 1; anonymous: 0;
+   * page-table mappings are counted separately through the mapcount).
+   */
+  ownerRefs(pfn: number): number;
+  /**
+   * Replaces `oldPfn` by `newPfn` in every place the owner refers to it: the page-cache
+   * slot and each mapping VMA's page-table entry (`rmap_walk` + `remove_migration_ptes`).
+   * Called with the old page isolated and its contents already copied. Returns false
+   * to refuse, leaving everything pointing at the old page.
+   */
+  migratePage(oldPfn: number, newPfn: number, index: number): boolean;
+  /**
+   * Drops the page from the owner if it is clean and unmapped-or-unmappable (reclaim:
+   * `__remove_mapping` after `try_to_unmap`). Returns true if the owner let go of it
+   * (its references dropped); the caller frees it when the refcount reaches zero.
+   */
+  releasePage?(pfn: number, index: number): boolean;
+}
+
+/** Ids for page owners, so a 32-bit word in a struct page can name one. */
+export class MappingRegistry {
+  private readonly owners = new Map<number, MappingOps>();
+  private next = 1;
+
+  /** Registers an owner and returns the value to store in P_MAPPING for its pages. */
+  register(ops: MappingOps): number {
+    const id = this.next++;
+    if (id >= 2 ** 30) throw new KernelError('ENOSPC', 'mapping registry is full');
+    this.owners.set(id, ops);
+    return (id << 1) | (ops.anon ? 1 : 0);
+  }
+
+  /** Forgets an owner (its P_MAPPING value). */
+  unregister(mappingWord: number): void {
+    this.owners.delete(mappingWord >>> 1);
+  }
+
+  /** The owner a P_MAPPING value names, if registered in this thread. */
+  lookup(mappingWord: number): MappingOps | undefined {
+    return mappingWord ? this.owners.get(mappingWord >>> 1) : undefined;
+  }
+}
+
+/** Whether a P_MAPPING value names anonymous memory (`PageAnon`). */
+export function mappingIsAnon(mappingWord: number): boolean {
+  return (mappingWord & 1) === 1;
+}
