@@ -69,3 +69,45 @@ export class MappingRegistry {
 export function mappingIsAnon(mappingWord: number): boolean {
   return (mappingWord & 1) === 1;
 }
+
+/**
+ * A VMA as reverse mapping sees it: something that may map pages of an owner at a page
+ * index and can repoint or drop that mapping. Implemented by the address-space code
+ * (mmap.ts); the page cache and anon_vma keep sets of these.
+ */
+export interface RmapVma {
+  /**
+   * If this VMA maps `oldPfn` at owner index `index`, points that entry at `newPfn`
+   * instead, moving the reference and mapcount. Returns how many entries changed.
+   */
+  remapPage(index: number, oldPfn: number, newPfn: number): number;
+  /** If this VMA maps `pfn` at `index`, clears that entry (dropping its reference and mapcount). Returns entries cleared. */
+  unmapPage(index: number, pfn: number): number;
+}
+
+/**
+ * What a file mapping needs from the file's page cache (implemented by filemap.ts,
+ * used by mmap.ts): faulting pages in, the write-fault hook, dirtying, and the set of
+ * VMAs mapping the file (`i_mmap`).
+ */
+export interface FileBacking {
+  /** The P_MAPPING value of the file's pages. */
+  readonly mappingWord: number;
+  /** File size in bytes (a fault beyond it is SIGBUS). */
+  size(): number;
+  /**
+   * Finds the page at `index`, reading it in if needed (`filemap_fault`), and returns its
+   * PFN with one extra reference taken for the caller.
+   * @throws KernelError EFAULT beyond end of file (SIGBUS), EIO on a read error, ENOMEM.
+   */
+  faultPage(index: number): number;
+  /**
+   * Called before a page of a shared mapping becomes writable (`page_mkwrite`). May
+   * block or throw (a frozen filesystem: fsfreeze hangs write protection here).
+   */
+  pageMkwrite(pfn: number, index: number): void;
+  /** Marks a page dirty (`set_page_dirty`), with dirty accounting. */
+  setPageDirty(pfn: number): void;
+  /** The VMAs that map this file. */
+  readonly iMmap: Set<RmapVma>;
+}
