@@ -100,4 +100,4 @@ export type {
   SlabTaint,
 } from './slab.js';
 export { MappingRegistry, mappingIsAnon } from './mapping.js';
-export type { MappingOps } from './mapping.js';
+export type { FileBacking, MappingOps, RmapVma } from './mapping.js';
