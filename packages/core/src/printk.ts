@@ -270,14 +270,6 @@ function hasSpace(
   return free >= size + HDR;
 }
 
-/** Length of `bytes` cut to at most `max` bytes without splitting a UTF-8 character. */
-function utf8CutLength(bytes: Uint8Array, max: number): number {
-  if (bytes.length <= max) return bytes.length;
-  let cut = max;
-  while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--;
-  return cut;
-}
-
 function corrupt(offset: number, field: string, problem: string): KernelError {
   return new KernelError('EBADMSG', `printk log buffer offset ${offset} (${field}): ${problem}`);
 }
@@ -558,6 +550,7 @@ export class Printk {
   private readonly console: ((line: string) => void) | undefined;
   private readonly callerId: () => number;
   private loglevel: number = CONSOLE_LOGLEVEL_DEFAULT;
+  private readonly scratch: Uint8Array;
 
   /**
    * @throws KernelError EINVAL if the buffer is too small or not 4-byte aligned (the lock
@@ -583,6 +576,7 @@ export class Printk {
     if (!this.reused) initLogBuffer(buffer);
     this.dataSize = this.view.getUint32(H.dataSize, true);
     this.maxTextLen = Math.min(PRINTK_TEXT_MAX, this.dataSize / 4 - HDR);
+    this.scratch = new Uint8Array(this.maxTextLen);
   }
 
   /** Messages with a level below this are echoed to the console (`console_loglevel`). */
@@ -651,14 +645,14 @@ export class Printk {
       body = body.slice(0, -1);
       flags |= LOG_NEWLINE;
     }
-    const encoded = encoder.encode(body);
-    const text8 = encoded.subarray(0, utf8CutLength(encoded, this.maxTextLen));
     // Read outside the lock: a clock or caller-id callback that printed would otherwise
     // spin on our own lock.
     const now = this.clock.nowNs();
     const tsNsec =
       Number.isFinite(now) && now > 0 ? Math.min(Math.floor(now), Number.MAX_SAFE_INTEGER) : 0;
     const callerId = this.callerId() >>> 0;
+    // After the callbacks above: a nested printk from them would reuse the scratch buffer.
+    const text8 = this.encodeText(body);
     const seq = this.withLock(() => this.logStoreLocked(tsNsec, lvl, flags, callerId, text8));
     if (seq !== null && this.console && lvl < this.loglevel) {
       const rec: PrintkRecord = {
@@ -673,6 +667,24 @@ export class Printk {
       for (const line of dmesgLines(rec)) this.console(line);
     }
     return seq === null ? 0 : text8.length;
+  }
+
+  /**
+   * UTF-8 of `body`, cut to maxTextLen bytes on a character boundary, in a scratch
+   * buffer reused across calls (TextEncoder.encode allocates and dominated printk's cost).
+   */
+  private encodeText(body: string): Uint8Array {
+    const out = this.scratch;
+    const n = Math.min(body.length, out.length);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = body.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[i] = c;
+    }
+    if (i === body.length || i === out.length) return out.subarray(0, i);
+    const { written } = encoder.encodeInto(body.slice(i), out.subarray(i));
+    return out.subarray(0, i + written);
   }
 
   /** Prints at {@link LOGLEVEL_EMERG} (`pr_emerg`). */

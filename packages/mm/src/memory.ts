@@ -214,7 +214,7 @@ export class Memory {
   /** When true, kswapd's work runs inline right after the allocation that woke it. */
   kswapdInline = true;
   /** A deliberately broken mode for negative-control tests; never set otherwise. */
-  debugBreak: 'none' | 'no-coalesce' | 'skip-double-free-check' = 'none';
+  debugBreak: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' = 'none';
   private interleaveNext = 0;
   private warnedOrder = false;
 
@@ -272,6 +272,15 @@ export class Memory {
       cpuToNode: this.cpuToNode,
       groupByMobility: this.groupByMobility,
     };
+  }
+
+  /** Takes a zone or per-CPU lock word (skipped only in the 'no-locks' negative control). */
+  private lock(arr: Int32Array, idx: number): void {
+    if (this.debugBreak !== 'no-locks') spinLock(arr, idx);
+  }
+
+  private unlock(arr: Int32Array, idx: number): void {
+    if (this.debugBreak !== 'no-locks') spinUnlock(arr, idx);
   }
 
   // ---------------------------------------------------------------- page array
@@ -787,7 +796,7 @@ export class Memory {
     mt: number,
     allocFlags: number,
   ): number {
-    spinLock(z.a, z.b + Z_LOCK);
+    this.lock(z.a, z.b + Z_LOCK);
     let got = 0;
     const pindex = orderToPindex(mt, order);
     for (; got < count; got++) {
@@ -800,7 +809,7 @@ export class Memory {
       a[i + P_INDEX] = blockMt === MIGRATE_ISOLATE ? mt : mt;
       this.pcpPushTail(pa, pb, pindex, pfn, a, i);
     }
-    spinUnlock(z.a, z.b + Z_LOCK);
+    this.unlock(z.a, z.b + Z_LOCK);
     pa[pb + PCP_COUNT]! += got << order;
     if (got) this.countEvent('pcp_refill', got, z.nid);
     return got;
@@ -881,7 +890,7 @@ export class Memory {
    * from each list's tail in turn (`free_pcppages_bulk`). pcp lock held.
    */
   private freePcppagesBulk(z: ZoneRef, pa: Int32Array, pb: number, count: number): void {
-    spinLock(z.a, z.b + Z_LOCK);
+    this.lock(z.a, z.b + Z_LOCK);
     let pindex = 0;
     let freed = 0;
     let empty = 0;
@@ -904,7 +913,7 @@ export class Memory {
       freed += 1 << order;
       this.freeOneBlock(z, pfn, order, mt);
     }
-    spinUnlock(z.a, z.b + Z_LOCK);
+    this.unlock(z.a, z.b + Z_LOCK);
     if (freed) this.countEvent('pcp_drain', freed, z.nid);
   }
 
@@ -912,9 +921,9 @@ export class Memory {
   drainPagesZone(cpu: number, z: ZoneRef): void {
     const pa = z.a;
     const pb = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
-    spinLock(pa, pb + PCP_LOCK);
+    this.lock(pa, pb + PCP_LOCK);
     this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_COUNT]!);
-    spinUnlock(pa, pb + PCP_LOCK);
+    this.unlock(pa, pb + PCP_LOCK);
   }
 
   /** Empties every CPU's lists, for one zone or all (`drain_all_pages`). */
@@ -1106,7 +1115,7 @@ export class Memory {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
-      spinLock(pa, pb + PCP_LOCK);
+      this.lock(pa, pb + PCP_LOCK);
       const pindex = orderToPindex(mt, order);
       let pfn = this.pcpPopHead(pa, pb, pindex);
       if (pfn < 0) {
@@ -1115,7 +1124,7 @@ export class Memory {
           pfn = this.pcpPopHead(pa, pb, pindex);
       }
       if (pfn >= 0) pa[pb + PCP_COUNT]! -= 1 << order;
-      spinUnlock(pa, pb + PCP_LOCK);
+      this.unlock(pa, pb + PCP_LOCK);
       if (pfn >= 0) {
         const [a, i] = this.link(pfn);
         a[i + P_PRIVATE] = 0;
@@ -1123,13 +1132,13 @@ export class Memory {
       }
       return pfn;
     }
-    spinLock(z.a, z.b + Z_LOCK);
+    this.lock(z.a, z.b + Z_LOCK);
     let pfn = this.rmqueue(z, order, mt, allocFlags);
     if (pfn < 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC)
       pfn = this.rmqueueSmallest(z, order, MIGRATE_HIGHATOMIC);
     if (pfn >= 0 && order > 0 && allocFlags & ALLOC_HIGHATOMIC && !(gfp & __GFP_DIRECT_RECLAIM))
       this.reserveHighatomicPageblock(z, pfn);
-    spinUnlock(z.a, z.b + Z_LOCK);
+    this.unlock(z.a, z.b + Z_LOCK);
     return pfn;
   }
 
@@ -1153,7 +1162,7 @@ export class Memory {
   unreserveHighatomicPageblock(z: ZoneRef): boolean {
     const za = z.a;
     if (!za[z.b + Z_NR_RESERVED_HIGHATOMIC]) return false;
-    spinLock(za, z.b + Z_LOCK);
+    this.lock(za, z.b + Z_LOCK);
     let done = false;
     for (let o = 0; o <= MAX_PAGE_ORDER && !done; o++) {
       const head = za[z.b + Z_FREE_HEAD + freeListIndex(o, MIGRATE_HIGHATOMIC)]!;
@@ -1169,7 +1178,7 @@ export class Memory {
       this.moveFreepagesBlock(z, pfn, this.getPageblockMigratetype(pfn));
       done = true;
     }
-    spinUnlock(za, z.b + Z_LOCK);
+    this.unlock(za, z.b + Z_LOCK);
     return done;
   }
 
@@ -1468,7 +1477,7 @@ export class Memory {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
-      spinLock(pa, pb + PCP_LOCK);
+      this.lock(pa, pb + PCP_LOCK);
       const [a, i] = this.link(pfn);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
@@ -1476,13 +1485,13 @@ export class Memory {
       this.pcpPushHead(pa, pb, orderToPindex(mt, order), pfn, a, i);
       const count = (pa[pb + PCP_COUNT]! += 1 << order);
       if (count >= pa[pb + PCP_HIGH]!) this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_BATCH]!);
-      spinUnlock(pa, pb + PCP_LOCK);
+      this.unlock(pa, pb + PCP_LOCK);
       return;
     }
     if (mt === MIGRATE_HIGHATOMIC) mt = MIGRATE_HIGHATOMIC;
-    spinLock(z.a, z.b + Z_LOCK);
+    this.lock(z.a, z.b + Z_LOCK);
     this.freeOneBlock(z, pfn, order, mt);
-    spinUnlock(z.a, z.b + Z_LOCK);
+    this.unlock(z.a, z.b + Z_LOCK);
   }
 
   // ---------------------------------------------------------------- reports

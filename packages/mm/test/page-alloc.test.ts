@@ -26,7 +26,6 @@ import {
 import { PG_dirty, PG_head, PG_hwpoison, PG_tail } from '../src/page-flags.js';
 import { captureLog } from './helpers.js';
 
-
 describe('GFP flags', () => {
   it("format as Linux's %#x(%pGg)", () => {
     expect(formatGfp(GFP_KERNEL)).toBe('0xcc0(GFP_KERNEL)');

@@ -11,10 +11,9 @@ const SPINS = 64;
 export function spinLock(arr: Int32Array, idx: number): boolean {
   let c = Atomics.compareExchange(arr, idx, 0, 1);
   if (c === 0) return false;
-  for (let i = 0; i < SPINS; i++) {
-    if (c === 1) c = Atomics.compareExchange(arr, idx, 0, 1);
+  for (let i = 0; i < SPINS && c !== 2; i++) {
+    c = Atomics.compareExchange(arr, idx, 0, 1);
     if (c === 0) return true;
-    c = Atomics.load(arr, idx);
   }
   if (c !== 2) c = Atomics.exchange(arr, idx, 2);
   while (c !== 0) {
