@@ -8,20 +8,26 @@
 
 import { KernelError } from './errno.js';
 
-/** Nanoseconds per second. */
+/** Nanoseconds per second. @see include/vdso/time64.h */
 export const NSEC_PER_SEC = 1_000_000_000;
-/** Nanoseconds per millisecond. */
+/** Nanoseconds per millisecond. @see include/vdso/time64.h */
 export const NSEC_PER_MSEC = 1_000_000;
-/** Nanoseconds per microsecond. */
+/** Nanoseconds per microsecond. @see include/vdso/time64.h */
 export const NSEC_PER_USEC = 1_000;
 
-/** Something that tells the time in nanoseconds since boot. */
+/**
+ * Something that tells the time in nanoseconds since boot.
+ * @see kernel/sched/clock.c: local_clock; kernel/time/timekeeping.c: ktime_get
+ */
 export interface Clock {
   /** Nanoseconds since boot (CLOCK_MONOTONIC; `local_clock()` for printk). */
   nowNs(): number;
 }
 
-/** A timer armed on a {@link VirtualClock}. */
+/**
+ * A timer armed on a {@link VirtualClock}.
+ * @see include/linux/timer.h (struct timer_list)
+ */
 export interface Timer {
   /** Absolute expiry in nanoseconds. */
   readonly expires: number;
@@ -38,7 +44,9 @@ interface TimerEntry extends Timer {
 
 /**
  * A clock that moves only when told to, with timers that fire in (expiry, arming order).
- * The same calls give the same run.
+ * The same calls give the same run. Single-threaded: nothing guards its timer heap.
+ *
+ * @see kernel/time/timer.c, kernel/time/hrtimer.c
  */
 export class VirtualClock implements Clock {
   private now: number;
@@ -47,6 +55,11 @@ export class VirtualClock implements Clock {
   /** Timer interrupt frequency used by {@link VirtualClock.jiffies}. */
   readonly hz: number;
 
+  /**
+   * A clock at `startNs` (default 0) ticking `hz` jiffies a second (default 1000).
+   * @throws KernelError EINVAL if `startNs` is not a non-negative safe integer or `hz` is
+   *   not a positive integer dividing 1,000,000,000.
+   */
   constructor(options: { startNs?: number; hz?: number } = {}) {
     this.now = options.startNs ?? 0;
     this.hz = options.hz ?? 1000;
@@ -56,16 +69,21 @@ export class VirtualClock implements Clock {
       throw new KernelError('EINVAL', `HZ ${this.hz} must divide 1000000000`);
   }
 
+  /** Current virtual time in nanoseconds since boot. @see kernel/time/timekeeping.c: ktime_get */
   nowNs(): number {
     return this.now;
   }
 
-  /** Ticks of 1/HZ seconds since boot. */
+  /** Ticks of 1/HZ seconds since boot. @see include/linux/jiffies.h */
   jiffies(): number {
     return Math.floor(this.now / (NSEC_PER_SEC / this.hz));
   }
 
-  /** Arms `fn` to run `delayNs` from now. @throws KernelError EINVAL on a negative or non-finite delay. */
+  /**
+   * Arms `fn` to run `delayNs` from now.
+   * @throws KernelError EINVAL on a negative or non-finite delay.
+   * @see kernel/time/timer.c: add_timer
+   */
   addTimer(delayNs: number, fn: () => void): Timer {
     if (!Number.isFinite(delayNs) || delayNs < 0)
       throw new KernelError('EINVAL', `timer delay ${delayNs} ns is not a non-negative number`);
@@ -79,7 +97,7 @@ export class VirtualClock implements Clock {
     return t;
   }
 
-  /** Disarms a timer; returns whether it was pending (`del_timer`). */
+  /** Disarms a timer; returns whether it was pending (`del_timer`). @see kernel/time/timer.c */
   delTimer(timer: Timer): boolean {
     const t = timer as TimerEntry;
     if (!t.pending) return false;
@@ -87,7 +105,11 @@ export class VirtualClock implements Clock {
     return true;
   }
 
-  /** Re-arms a timer to fire `delayNs` from now (`mod_timer`); returns whether it was pending. */
+  /**
+   * Re-arms a timer to fire `delayNs` from now (`mod_timer`); returns whether it was pending.
+   * @throws KernelError EINVAL on a negative or non-finite delay.
+   * @see kernel/time/timer.c: mod_timer
+   */
   modTimer(timer: Timer, delayNs: number): Timer {
     const t = timer as TimerEntry;
     this.delTimer(t);
@@ -108,6 +130,7 @@ export class VirtualClock implements Clock {
   /**
    * Moves time forward to `targetNs`, firing every timer that expires on the way, each at
    * its own expiry time. @throws KernelError EINVAL if `targetNs` is in the past.
+   * @see kernel/time/timer.c: __run_timers
    */
   advanceTo(targetNs: number): void {
     if (!(targetNs >= this.now))
@@ -127,7 +150,10 @@ export class VirtualClock implements Clock {
     this.now = targetNs;
   }
 
-  /** Moves time forward by `deltaNs`, firing timers on the way. */
+  /**
+   * Moves time forward by `deltaNs`, firing timers on the way.
+   * @throws KernelError EINVAL on a negative or non-finite `deltaNs`.
+   */
   advance(deltaNs: number): void {
     if (!Number.isFinite(deltaNs) || deltaNs < 0)
       throw new KernelError('EINVAL', `clock advance ${deltaNs} ns is not a non-negative number`);
@@ -181,7 +207,11 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** Creates a {@link VirtualClock} starting at `startNs` (default 0). */
+/**
+ * Creates a {@link VirtualClock} starting at `startNs` (default 0).
+ * @throws KernelError EINVAL as the {@link VirtualClock} constructor.
+ * @see kernel/time/timer.c, kernel/time/hrtimer.c
+ */
 export function createVirtualClock(options: { startNs?: number; hz?: number } = {}): VirtualClock {
   return new VirtualClock(options);
 }
@@ -189,6 +219,8 @@ export function createVirtualClock(options: { startNs?: number; hz?: number } = 
 /**
  * A clock that reads the host's monotonic clock (`process.hrtime`), counted from the
  * moment it is made. For code on real threads; simulations use {@link VirtualClock}.
+ *
+ * @see kernel/time/timekeeping.c: ktime_get (CLOCK_MONOTONIC)
  */
 export function createRealClock(): Clock {
   const origin = process.hrtime.bigint();

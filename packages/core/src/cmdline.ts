@@ -14,6 +14,7 @@ const SUFFIXES = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
  * leading-`0` octal) with an optional K/M/G/T/P/E suffix (either case). Returns the value
  * and the unparsed rest, or null if `s` does not start with a number.
  * @throws KernelError ERANGE if the value is not a safe integer.
+ * @see lib/cmdline.c: memparse
  */
 export function memparsePrefix(s: string): { value: number; rest: string } | null {
   const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)/.exec(s);
@@ -42,7 +43,10 @@ export function memparse(s: string): number {
   return r.value;
 }
 
-/** Formats a size with the largest suffix that divides it exactly (`67108864` → `64M`). */
+/**
+ * Formats a size with the largest suffix that divides it exactly (`67108864` → `64M`).
+ * @throws KernelError EINVAL if `bytes` is not a non-negative safe integer.
+ */
 export function formatMemSize(bytes: number): string {
   if (!Number.isSafeInteger(bytes) || bytes < 0)
     throw new KernelError('EINVAL', `size ${bytes} is not a non-negative integer`);
@@ -56,10 +60,16 @@ export function formatMemSize(bytes: number): string {
   return `${value}${i < 0 ? '' : SUFFIXES[i]}`;
 }
 
-/** One `crashkernel=` range: `start-[end]:size`, end exclusive, open if absent. */
+/**
+ * One `crashkernel=` range: `start-[end]:size`, end exclusive, open if absent.
+ * @see kernel/crash_reserve.c: parse_crashkernel_mem
+ */
 export interface CrashkernelRange {
+  /** Smallest system RAM size (bytes) the range applies to. */
   start: number;
+  /** System RAM size (bytes) the range stops at, exclusive; absent: no upper bound. */
   end?: number;
+  /** Bytes to reserve when system RAM falls in the range. */
   size: number;
 }
 
@@ -67,6 +77,8 @@ export interface CrashkernelRange {
  * A parsed `crashkernel=` value: a fixed size (`256M`, `256M@16M`) or sizes chosen by
  * the amount of system RAM (`512M-2G:64M,2G-:128M[@offset]`), optionally `,high` or
  * `,low`.
+ *
+ * @see kernel/crash_reserve.c: parse_crashkernel
  */
 export type CrashkernelSpec =
   | { kind: 'fixed'; size: number; offset?: number; placement?: 'high' | 'low' }
@@ -138,7 +150,10 @@ export function parseCrashkernel(value: string): CrashkernelSpec {
   throw bad(`unexpected '${first.rest}'`);
 }
 
-/** Formats a {@link CrashkernelSpec} back into its command-line value. */
+/**
+ * Formats a {@link CrashkernelSpec} back into its command-line value.
+ * @throws KernelError EINVAL if a size or offset is not a non-negative safe integer.
+ */
 export function formatCrashkernel(spec: CrashkernelSpec): string {
   const off = spec.offset === undefined ? '' : `@${formatMemSize(spec.offset)}`;
   if (spec.kind === 'fixed')
@@ -156,6 +171,8 @@ export function formatCrashkernel(spec: CrashkernelSpec): string {
  * The crash kernel size and base a spec asks for on a machine with `systemRam` bytes:
  * for the range form, the first range with `start <= systemRam < end`; null if none
  * matches (no reservation), as Linux's `parse_crashkernel_mem` leaves the size 0.
+ *
+ * @see kernel/crash_reserve.c: parse_crashkernel_mem
  */
 export function resolveCrashkernel(
   spec: CrashkernelSpec,
@@ -172,15 +189,22 @@ export function resolveCrashkernel(
   return spec.offset === undefined ? { size } : { size, base: spec.offset };
 }
 
-/** `numa=` as parsed: `off`, `fake=N` nodes or `fake=SIZE` per node, or another word kept raw. */
+/**
+ * `numa=` as parsed: `off`, `fake=N` nodes or `fake=SIZE` per node, or another word kept raw.
+ * @see arch/x86/mm/numa.c: numa_setup; mm/numa_emulation.c: numa_emu_cmdline
+ */
 export type NumaOption =
   | { mode: 'off' }
   | { mode: 'fake'; nodes: number }
   | { mode: 'fake'; nodeSize: number }
   | { mode: 'other'; value: string };
 
-/** One `name` or `name=value` word of the command line, in order. */
+/**
+ * One `name` or `name=value` word of the command line, in order.
+ * @see lib/cmdline.c: next_arg
+ */
 export interface CmdlineParam {
+  /** The word before the first `=` (the whole word if it has none), without quotes. */
   name: string;
   /** The value after `=`, without quotes; undefined for a bare word. */
   value?: string;
@@ -191,6 +215,8 @@ export interface CmdlineParam {
  * word is also kept in `params`, in order, and those nobody claimed in `unknown`, the way
  * Linux hands them on (`initArgv` for bare words and everything after `--`,
  * `initEnvp` for `name=value` words).
+ *
+ * @see init/main.c: unknown_bootoption; kernel/params.c: parse_args
  */
 export interface BootParams {
   /** Every word in order (before `--`). */
@@ -225,6 +251,7 @@ export interface BootParams {
  * Splits a command line into words the way `next_arg()` does: whitespace separates,
  * double quotes group (`name="a b"`), quotes are removed from the value.
  * @throws KernelError EINVAL on an unterminated quote.
+ * @see lib/cmdline.c: next_arg
  */
 export function splitCmdline(line: string): CmdlineParam[] {
   const out: CmdlineParam[] = [];

@@ -37,6 +37,8 @@ function lastWordMask(nr: number): number {
  * The query side of a {@link Cpumask}: what Linux passes as `const struct cpumask *`.
  * Masks owned by a topology or scheduler are handed out with this type; change them only
  * through their owner.
+ *
+ * @see include/linux/cpumask.h
  */
 export interface ReadonlyCpumask extends Iterable<number> {
   /** Number of CPU ids the mask covers (`nr_cpu_ids`); valid CPUs are `0..nrCpuIds-1`. */
@@ -54,11 +56,17 @@ export interface ReadonlyCpumask extends Iterable<number> {
   first(): number;
   /** Highest set CPU, or `nrCpuIds` if none (`cpumask_last`). */
   last(): number;
-  /** Lowest set CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` if none (`cpumask_next`). */
+  /**
+   * Lowest set CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` if none (`cpumask_next`).
+   * @throws KernelError EINVAL unless `cpu` is an integer >= -1.
+   */
   next(cpu: number): number;
   /** Lowest clear CPU, or `nrCpuIds` if none (`cpumask_first_zero`). */
   firstZero(): number;
-  /** Lowest clear CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` (`cpumask_next_zero`). */
+  /**
+   * Lowest clear CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` (`cpumask_next_zero`).
+   * @throws KernelError EINVAL unless `cpu` is an integer >= -1.
+   */
   nextZero(cpu: number): number;
   /** The `n`th set CPU counting from 0, or `nrCpuIds` if fewer are set (`cpumask_nth`). */
   nth(n: number): number;
@@ -92,7 +100,12 @@ export interface ReadonlyCpumask extends Iterable<number> {
  * @see include/linux/cpumask.h, lib/bitmap.c
  */
 export class Cpumask implements ReadonlyCpumask {
+  /** Number of CPU ids the mask covers (`nr_cpu_ids`); fixed at construction. */
   readonly nrCpuIds: number;
+  /**
+   * The bitmap, `ceil(nrCpuIds / 32)` words (`cpumask_bits()`); bits at or above
+   * `nrCpuIds` stay zero. Not guarded: a mask belongs to one thread.
+   */
   readonly bits: Uint32Array;
 
   /**
@@ -116,7 +129,11 @@ export class Cpumask implements ReadonlyCpumask {
     return m;
   }
 
-  /** A mask of `nrCpuIds` CPUs with every CPU set (`cpu_all_mask` of that size). */
+  /**
+   * A mask of `nrCpuIds` CPUs with every CPU set (`cpu_all_mask` of that size).
+   * @throws KernelError EINVAL if `nrCpuIds` is not a non-negative safe integer.
+   * @see include/linux/cpumask.h: cpumask_setall
+   */
   static full(nrCpuIds: number): Cpumask {
     return new Cpumask(nrCpuIds).fill();
   }
@@ -227,33 +244,52 @@ export class Cpumask implements ReadonlyCpumask {
       );
   }
 
-  /** Adds `cpu` (`cpumask_set_cpu`). @throws KernelError ERANGE/EINVAL on a bad CPU. */
+  /**
+   * Adds `cpu` (`cpumask_set_cpu`). @throws KernelError ERANGE/EINVAL on a bad CPU.
+   * @see include/linux/cpumask.h: cpumask_set_cpu
+   */
   set(cpu: number): this {
     if (!(cpu >>> 0 === cpu && cpu < this.nrCpuIds)) this.check(cpu);
     this.bits[cpu >>> 5]! |= 1 << (cpu & 31);
     return this;
   }
 
-  /** Removes `cpu` (`cpumask_clear_cpu`). @throws KernelError ERANGE/EINVAL on a bad CPU. */
+  /**
+   * Removes `cpu` (`cpumask_clear_cpu`). @throws KernelError ERANGE/EINVAL on a bad CPU.
+   * @see include/linux/cpumask.h: cpumask_clear_cpu
+   */
   clear(cpu: number): this {
     if (!(cpu >>> 0 === cpu && cpu < this.nrCpuIds)) this.check(cpu);
     this.bits[cpu >>> 5]! &= ~(1 << (cpu & 31));
     return this;
   }
 
+  /**
+   * Whether `cpu` is set (`cpumask_test_cpu`).
+   * @throws KernelError ERANGE if `cpu` is out of range; EINVAL if it is not an integer.
+   * @see include/linux/cpumask.h: cpumask_test_cpu
+   */
   test(cpu: number): boolean {
     if (!(cpu >>> 0 === cpu && cpu < this.nrCpuIds)) this.check(cpu);
     return (this.bits[cpu >>> 5]! & (1 << (cpu & 31))) !== 0;
   }
 
-  /** Sets `cpu` and returns whether it was set before (`cpumask_test_and_set_cpu`). */
+  /**
+   * Sets `cpu` and returns whether it was set before (`cpumask_test_and_set_cpu`).
+   * @throws KernelError ERANGE/EINVAL on a bad CPU.
+   * @see include/linux/cpumask.h: cpumask_test_and_set_cpu
+   */
   testAndSet(cpu: number): boolean {
     const was = this.test(cpu);
     this.bits[cpu >>> 5]! |= 1 << (cpu & 31);
     return was;
   }
 
-  /** Clears `cpu` and returns whether it was set before (`cpumask_test_and_clear_cpu`). */
+  /**
+   * Clears `cpu` and returns whether it was set before (`cpumask_test_and_clear_cpu`).
+   * @throws KernelError ERANGE/EINVAL on a bad CPU.
+   * @see include/linux/cpumask.h: cpumask_test_and_clear_cpu
+   */
   testAndClear(cpu: number): boolean {
     const was = this.test(cpu);
     this.bits[cpu >>> 5]! &= ~(1 << (cpu & 31));
@@ -263,6 +299,7 @@ export class Cpumask implements ReadonlyCpumask {
   /**
    * Sets `count` CPUs from `start` (`bitmap_set`), a word at a time.
    * @throws KernelError ERANGE/EINVAL if the range leaves the mask.
+   * @see lib/bitmap.c: __bitmap_set
    */
   setRange(start: number, count: number): this {
     this.fillRange(start, count, true);
@@ -272,6 +309,7 @@ export class Cpumask implements ReadonlyCpumask {
   /**
    * Clears `count` CPUs from `start` (`bitmap_clear`), a word at a time.
    * @throws KernelError ERANGE/EINVAL if the range leaves the mask.
+   * @see lib/bitmap.c: __bitmap_clear
    */
   clearRange(start: number, count: number): this {
     this.fillRange(start, count, false);
@@ -297,7 +335,7 @@ export class Cpumask implements ReadonlyCpumask {
     }
   }
 
-  /** Sets every CPU (`cpumask_setall`). */
+  /** Sets every CPU (`cpumask_setall`). @see include/linux/cpumask.h */
   fill(): this {
     const b = this.bits;
     if (b.length === 0) return this;
@@ -306,24 +344,33 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
-  /** Clears every CPU (`cpumask_clear`). */
+  /** Clears every CPU (`cpumask_clear`). @see include/linux/cpumask.h */
   clearAll(): this {
     this.bits.fill(0);
     return this;
   }
 
-  /** Replaces this mask's CPUs with those of `src` (`cpumask_copy`). @throws KernelError EINVAL on a size mismatch. */
+  /**
+   * Replaces this mask's CPUs with those of `src` (`cpumask_copy`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_copy
+   */
   copyFrom(src: ReadonlyCpumask): this {
     this.checkSize(src);
     this.bits.set(src.bits);
     return this;
   }
 
+  /** A mutable copy (`cpumask_copy` into a new mask). @see include/linux/cpumask.h */
   copy(): Cpumask {
     return new Cpumask(this.nrCpuIds).copyFrom(this);
   }
 
-  /** Keeps only CPUs also in `other` (`cpumask_and`). @throws KernelError EINVAL on a size mismatch. */
+  /**
+   * Keeps only CPUs also in `other` (`cpumask_and`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_and
+   */
   and(other: ReadonlyCpumask): this {
     this.checkSize(other);
     const a = this.bits;
@@ -332,7 +379,11 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
-  /** Adds the CPUs of `other` (`cpumask_or`). @throws KernelError EINVAL on a size mismatch. */
+  /**
+   * Adds the CPUs of `other` (`cpumask_or`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_or
+   */
   or(other: ReadonlyCpumask): this {
     this.checkSize(other);
     const a = this.bits;
@@ -341,7 +392,11 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
-  /** Keeps the CPUs in exactly one of the masks (`cpumask_xor`). @throws KernelError EINVAL on a size mismatch. */
+  /**
+   * Keeps the CPUs in exactly one of the masks (`cpumask_xor`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_xor
+   */
   xor(other: ReadonlyCpumask): this {
     this.checkSize(other);
     const a = this.bits;
@@ -350,7 +405,11 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
-  /** Removes the CPUs of `other` (`cpumask_andnot`). @throws KernelError EINVAL on a size mismatch. */
+  /**
+   * Removes the CPUs of `other` (`cpumask_andnot`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_andnot
+   */
   andNot(other: ReadonlyCpumask): this {
     this.checkSize(other);
     const a = this.bits;
@@ -359,7 +418,10 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
-  /** Inverts the mask within `0..nrCpuIds-1` (`cpumask_complement`). */
+  /**
+   * Inverts the mask within `0..nrCpuIds-1` (`cpumask_complement`).
+   * @see include/linux/cpumask.h: cpumask_complement
+   */
   complement(): this {
     const a = this.bits;
     if (a.length === 0) return this;
@@ -368,6 +430,7 @@ export class Cpumask implements ReadonlyCpumask {
     return this;
   }
 
+  /** Number of set CPUs (`cpumask_weight`). @see include/linux/cpumask.h: cpumask_weight */
   weight(): number {
     const a = this.bits;
     let n = 0;
@@ -378,10 +441,12 @@ export class Cpumask implements ReadonlyCpumask {
     return n;
   }
 
+  /** Lowest set CPU, or `nrCpuIds` if none (`cpumask_first`). @see include/linux/cpumask.h */
   first(): number {
     return this.next(-1);
   }
 
+  /** Highest set CPU, or `nrCpuIds` if none (`cpumask_last`). @see include/linux/cpumask.h */
   last(): number {
     const a = this.bits;
     for (let i = a.length - 1; i >= 0; i--) {
@@ -391,6 +456,11 @@ export class Cpumask implements ReadonlyCpumask {
     return this.nrCpuIds;
   }
 
+  /**
+   * Lowest set CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` if none (`cpumask_next`).
+   * @throws KernelError EINVAL unless `cpu` is an integer >= -1.
+   * @see include/linux/cpumask.h: cpumask_next
+   */
   next(cpu: number): number {
     const nr = this.nrCpuIds;
     if (!Number.isInteger(cpu) || cpu < -1)
@@ -407,10 +477,19 @@ export class Cpumask implements ReadonlyCpumask {
     return (i << 5) + ffs32(w);
   }
 
+  /**
+   * Lowest clear CPU, or `nrCpuIds` if none (`cpumask_first_zero`).
+   * @see include/linux/cpumask.h: cpumask_first_zero
+   */
   firstZero(): number {
     return this.nextZero(-1);
   }
 
+  /**
+   * Lowest clear CPU above `cpu` (`cpu` may be -1), or `nrCpuIds` (`cpumask_next_zero`).
+   * @throws KernelError EINVAL unless `cpu` is an integer >= -1.
+   * @see include/linux/cpumask.h: cpumask_next_zero
+   */
   nextZero(cpu: number): number {
     const nr = this.nrCpuIds;
     if (!Number.isInteger(cpu) || cpu < -1)
@@ -427,6 +506,11 @@ export class Cpumask implements ReadonlyCpumask {
     return Math.min(nr, (i << 5) + ffs32(w));
   }
 
+  /**
+   * The `n`th set CPU counting from 0, or `nrCpuIds` if fewer are set or `n` is not a
+   * non-negative integer (`cpumask_nth`).
+   * @see include/linux/cpumask.h: cpumask_nth
+   */
   nth(n: number): number {
     if (!Number.isInteger(n) || n < 0) return this.nrCpuIds;
     const a = this.bits;
@@ -445,12 +529,14 @@ export class Cpumask implements ReadonlyCpumask {
     return this.nrCpuIds;
   }
 
+  /** Whether no CPU is set (`cpumask_empty`). @see include/linux/cpumask.h */
   isEmpty(): boolean {
     const a = this.bits;
     for (let i = 0; i < a.length; i++) if (a[i] !== 0) return false;
     return true;
   }
 
+  /** Whether every CPU is set (`cpumask_full`). @see include/linux/cpumask.h */
   isFull(): boolean {
     const a = this.bits;
     if (a.length === 0) return true;
@@ -458,6 +544,11 @@ export class Cpumask implements ReadonlyCpumask {
     return a[a.length - 1] === lastWordMask(this.nrCpuIds);
   }
 
+  /**
+   * Whether both masks hold the same CPUs (`cpumask_equal`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_equal
+   */
   equals(other: ReadonlyCpumask): boolean {
     this.checkSize(other);
     const a = this.bits;
@@ -466,6 +557,11 @@ export class Cpumask implements ReadonlyCpumask {
     return true;
   }
 
+  /**
+   * Whether the masks share a CPU (`cpumask_intersects`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_intersects
+   */
   intersects(other: ReadonlyCpumask): boolean {
     this.checkSize(other);
     const a = this.bits;
@@ -474,6 +570,11 @@ export class Cpumask implements ReadonlyCpumask {
     return false;
   }
 
+  /**
+   * Whether every CPU of this mask is in `other` (`cpumask_subset`).
+   * @throws KernelError EINVAL on a size mismatch.
+   * @see include/linux/cpumask.h: cpumask_subset
+   */
   isSubset(other: ReadonlyCpumask): boolean {
     this.checkSize(other);
     const a = this.bits;
@@ -482,6 +583,10 @@ export class Cpumask implements ReadonlyCpumask {
     return true;
   }
 
+  /**
+   * Calls `fn` for each set CPU in ascending order (`for_each_cpu`).
+   * @see include/linux/cpumask.h: for_each_cpu
+   */
   forEach(fn: (cpu: number) => void): void {
     const a = this.bits;
     for (let i = 0; i < a.length; i++) {
@@ -493,6 +598,7 @@ export class Cpumask implements ReadonlyCpumask {
     }
   }
 
+  /** The set CPUs in ascending order (`for_each_cpu`), for `for...of`. */
   *[Symbol.iterator](): Iterator<number> {
     const a = this.bits;
     for (let i = 0; i < a.length; i++) {
@@ -504,13 +610,17 @@ export class Cpumask implements ReadonlyCpumask {
     }
   }
 
+  /** The set CPUs in ascending order, as an array. */
   toArray(): number[] {
     const out: number[] = [];
     this.forEach((cpu) => out.push(cpu));
     return out;
   }
 
-  /** @see lib/bitmap-str.c: bitmap_print_to_pagebuf (list form, without the newline) */
+  /**
+   * Linux's list form, `"0-3,8,10-11"` (`%*pbl`); `""` when empty.
+   * @see lib/bitmap-str.c: bitmap_print_to_pagebuf (list form, without the newline)
+   */
   toList(): string {
     const nr = this.nrCpuIds;
     const parts: string[] = [];
@@ -522,7 +632,10 @@ export class Cpumask implements ReadonlyCpumask {
     return parts.join(',');
   }
 
-  /** @see lib/vsprintf.c: bitmap_string (the first group is only as wide as its bits need) */
+  /**
+   * Linux's mask form, comma-separated 32-bit hex groups (`%*pb`), e.g. `"ff"`, `"1,00000000"`.
+   * @see lib/vsprintf.c: bitmap_string (the first group is only as wide as its bits need)
+   */
   toHex(): string {
     const a = this.bits;
     if (a.length === 0) return '';

@@ -5,7 +5,11 @@
  *      include/linux/errno.h (kernel-internal codes such as ENOTSUPP and EBADHANDLE)
  */
 
-/** errno number of each name, as on x86_64 Linux. */
+/**
+ * errno number of each name, as on x86_64 Linux.
+ * @see include/uapi/asm-generic/errno-base.h, include/uapi/asm-generic/errno.h,
+ *      include/linux/errno.h
+ */
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
@@ -86,7 +90,10 @@ export const ERRNO = {
   EIOCBQUEUED: 529,
 } as const;
 
-/** An errno name: `'ENOMEM'`, `'EBUSY'`, `'ESTALE'`... */
+/**
+ * An errno name: `'ENOMEM'`, `'EBUSY'`, `'ESTALE'`...
+ * @see include/uapi/asm-generic/errno-base.h, include/uapi/asm-generic/errno.h
+ */
 export type Errno = keyof typeof ERRNO;
 
 const STRERROR: Partial<Record<Errno, string>> = {
@@ -145,7 +152,10 @@ export function isErrno(name: unknown): name is Errno {
   return typeof name === 'string' && Object.hasOwn(ERRNO, name);
 }
 
-/** The errno name of a number (positive or negative, as the kernel returns `-ENOMEM`). */
+/**
+ * The errno name of a number (positive or negative, as the kernel returns `-ENOMEM`).
+ * @see lib/errname.c: errname
+ */
 export function errnoName(nr: number): Errno | undefined {
   return BY_NUMBER.get(Math.abs(nr));
 }
@@ -164,6 +174,10 @@ export class KernelError extends Error {
   /** The errno name, such as `'EINVAL'`. */
   readonly errno: Errno;
 
+  /**
+   * Makes the error: `message` says what was wrong and with what value; the error's
+   * `message` becomes `"<errno>: <message>"`. `options.cause` chains an underlying error.
+   */
   constructor(errno: Errno, message: string, options?: { cause?: unknown }) {
     super(`${errno}: ${message}`, options);
     this.name = 'KernelError';

@@ -7,18 +7,21 @@
 
 import { ERRNO, type Errno, errnoName } from './errno.js';
 
-/** Don't care. */
+/** Don't care. @see include/linux/notifier.h */
 export const NOTIFY_DONE = 0x0000;
-/** Suits me. */
+/** Suits me. @see include/linux/notifier.h */
 export const NOTIFY_OK = 0x0001;
-/** Don't call further. */
+/** Don't call further. @see include/linux/notifier.h */
 export const NOTIFY_STOP_MASK = 0x8000;
-/** Bad/Veto action. */
+/** Bad/Veto action. @see include/linux/notifier.h */
 export const NOTIFY_BAD = NOTIFY_STOP_MASK | 0x0002;
-/** Clean way to return from the notifier and stop further calls. */
+/** Clean way to return from the notifier and stop further calls. @see include/linux/notifier.h */
 export const NOTIFY_STOP = NOTIFY_OK | NOTIFY_STOP_MASK;
 
-/** One callback on a chain. */
+/**
+ * One callback on a chain.
+ * @see include/linux/notifier.h (struct notifier_block)
+ */
 export interface NotifierBlock<T> {
   /** Higher runs first; equal priorities run in registration order. Default 0. */
   readonly priority?: number;
@@ -26,7 +29,10 @@ export interface NotifierBlock<T> {
   call(action: number, data: T): number;
 }
 
-/** What {@link NotifierChain.callChain} did. */
+/**
+ * What {@link NotifierChain.call} did.
+ * @see kernel/notifier.c: notifier_call_chain (its `nr_calls`)
+ */
 export interface NotifierCallResult {
   /** The last notifier's return value (NOTIFY_DONE if none ran). */
   ret: number;
@@ -42,14 +48,22 @@ export interface NotifierCallResult {
  * @see kernel/notifier.c: notifier_chain_register, notifier_call_chain
  */
 export class NotifierChain<T> {
+  /** Registered blocks in call order; replaced on every change, never changed in place. */
   private blocks: NotifierBlock<T>[] = [];
 
+  /**
+   * An empty chain. It takes no lock (a raw notifier chain): use it from one thread.
+   * @see include/linux/notifier.h: RAW_NOTIFIER_HEAD
+   */
   constructor(
     /** A name for messages, such as `'memory_chain'`. */
     readonly name = 'notifier chain',
   ) {}
 
-  /** Adds a block in priority order; registering the same block twice is a no-op (Linux WARNs). */
+  /**
+   * Adds a block in priority order; registering the same block twice is a no-op (Linux WARNs).
+   * @see kernel/notifier.c: notifier_chain_register
+   */
   register(block: NotifierBlock<T>): void {
     if (this.blocks.includes(block)) return;
     const prio = block.priority ?? 0;
@@ -60,7 +74,10 @@ export class NotifierChain<T> {
     this.blocks = next;
   }
 
-  /** Removes a block; returns false if it was not registered (Linux returns -ENOENT). */
+  /**
+   * Removes a block; returns false if it was not registered (Linux returns -ENOENT).
+   * @see kernel/notifier.c: notifier_chain_unregister
+   */
   unregister(block: NotifierBlock<T>): boolean {
     const i = this.blocks.indexOf(block);
     if (i < 0) return false;
@@ -79,13 +96,18 @@ export class NotifierChain<T> {
    * Calls each block in turn until one returns a value with NOTIFY_STOP_MASK set, or
    * `nrToCall` have been called (-1: all). Returns the last return value.
    *
+   * @throws Whatever a block throws; the blocks after it are not called.
    * @see kernel/notifier.c: notifier_call_chain
    */
   callChain(action: number, data: T, nrToCall = -1): number {
     return this.call(action, data, nrToCall).ret;
   }
 
-  /** Like {@link NotifierChain.callChain} but also says how many blocks were called. */
+  /**
+   * Like {@link NotifierChain.callChain} but also says how many blocks were called.
+   * @throws Whatever a block throws.
+   * @see kernel/notifier.c: notifier_call_chain
+   */
   call(action: number, data: T, nrToCall = -1): NotifierCallResult {
     const snapshot = this.blocks;
     let ret = NOTIFY_DONE;
@@ -106,6 +128,7 @@ export class NotifierChain<T> {
    * with `valDown` so they can undo (MEM_GOING_OFFLINE → MEM_CANCEL_OFFLINE). Returns
    * the veto's errno as {@link notifierToErrno} does, or null on success.
    *
+   * @throws Whatever a block throws (no rollback is made then).
    * @see kernel/notifier.c: notifier_call_chain_robust
    */
   callChainRobust(valUp: number, valDown: number, data: T): Errno | null {
@@ -118,12 +141,18 @@ export class NotifierChain<T> {
   }
 }
 
-/** Encapsulates an errno in a notifier return value (`notifier_from_errno`). */
+/**
+ * Encapsulates an errno in a notifier return value (`notifier_from_errno`).
+ * @see include/linux/notifier.h: notifier_from_errno
+ */
 export function notifierFromErrno(errno: Errno | null): number {
   return errno ? NOTIFY_STOP_MASK | (NOTIFY_OK + ERRNO[errno]) : NOTIFY_OK;
 }
 
-/** The errno a notifier return value carries, or null (`notifier_to_errno`). */
+/**
+ * The errno a notifier return value carries, or null (`notifier_to_errno`).
+ * @see include/linux/notifier.h: notifier_to_errno
+ */
 export function notifierToErrno(ret: number): Errno | null {
   const v = ret & ~NOTIFY_STOP_MASK;
   return v > NOTIFY_OK ? (errnoName(v - NOTIFY_OK) ?? 'EINVAL') : null;

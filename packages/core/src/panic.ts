@@ -11,43 +11,43 @@ import { KernelError } from './errno.js';
 import { NOTIFY_DONE, NotifierChain, type NotifierBlock } from './notifier.js';
 import { CONSOLE_LOGLEVEL_MOTORMOUTH, LOGLEVEL_DEFAULT, type Printk } from './printk.js';
 
-/** Taint bit: a proprietary module was loaded (`P`; `G` when clear). */
+/** Taint bit: a proprietary module was loaded (`P`; `G` when clear). @see include/linux/panic.h */
 export const TAINT_PROPRIETARY_MODULE = 0;
-/** Taint bit: a module was force-loaded (`F`). */
+/** Taint bit: a module was force-loaded (`F`). @see include/linux/panic.h */
 export const TAINT_FORCED_MODULE = 1;
-/** Taint bit: SMP with CPUs not designed for it (`S`). */
+/** Taint bit: SMP with CPUs not designed for it (`S`). @see include/linux/panic.h */
 export const TAINT_CPU_OUT_OF_SPEC = 2;
-/** Taint bit: a module was force-unloaded (`R`). */
+/** Taint bit: a module was force-unloaded (`R`). @see include/linux/panic.h */
 export const TAINT_FORCED_RMMOD = 3;
-/** Taint bit: a machine check exception occurred (`M`). */
+/** Taint bit: a machine check exception occurred (`M`). @see include/linux/panic.h */
 export const TAINT_MACHINE_CHECK = 4;
-/** Taint bit: bad page referenced or unexpected page flags (`B`). */
+/** Taint bit: bad page referenced or unexpected page flags (`B`). @see include/linux/panic.h */
 export const TAINT_BAD_PAGE = 5;
-/** Taint bit: user space asked for it (`U`). */
+/** Taint bit: user space asked for it (`U`). @see include/linux/panic.h */
 export const TAINT_USER = 6;
-/** Taint bit: the kernel died recently, an OOPS or BUG (`D`). */
+/** Taint bit: the kernel died recently, an OOPS or BUG (`D`). @see include/linux/panic.h */
 export const TAINT_DIE = 7;
-/** Taint bit: an ACPI table was overridden (`A`). */
+/** Taint bit: an ACPI table was overridden (`A`). @see include/linux/panic.h */
 export const TAINT_OVERRIDDEN_ACPI_TABLE = 8;
-/** Taint bit: a WARN fired (`W`). */
+/** Taint bit: a WARN fired (`W`). @see include/linux/panic.h */
 export const TAINT_WARN = 9;
-/** Taint bit: a staging driver was loaded (`C`). */
+/** Taint bit: a staging driver was loaded (`C`). @see include/linux/panic.h */
 export const TAINT_CRAP = 10;
-/** Taint bit: working around a firmware bug (`I`). */
+/** Taint bit: working around a firmware bug (`I`). @see include/linux/panic.h */
 export const TAINT_FIRMWARE_WORKAROUND = 11;
-/** Taint bit: an out-of-tree module was loaded (`O`). */
+/** Taint bit: an out-of-tree module was loaded (`O`). @see include/linux/panic.h */
 export const TAINT_OOT_MODULE = 12;
-/** Taint bit: an unsigned module was loaded (`E`). */
+/** Taint bit: an unsigned module was loaded (`E`). @see include/linux/panic.h */
 export const TAINT_UNSIGNED_MODULE = 13;
-/** Taint bit: a soft lockup occurred (`L`). */
+/** Taint bit: a soft lockup occurred (`L`). @see include/linux/panic.h */
 export const TAINT_SOFTLOCKUP = 14;
-/** Taint bit: the kernel was live patched (`K`). */
+/** Taint bit: the kernel was live patched (`K`). @see include/linux/panic.h */
 export const TAINT_LIVEPATCH = 15;
-/** Taint bit: distribution-defined (`X`). */
+/** Taint bit: distribution-defined (`X`). @see include/linux/panic.h */
 export const TAINT_AUX = 16;
-/** Taint bit: built with the struct randomization plugin (`T`). */
+/** Taint bit: built with the struct randomization plugin (`T`). @see include/linux/panic.h */
 export const TAINT_RANDSTRUCT = 17;
-/** Number of taint bits (Linux 4.15–5.14). */
+/** Number of taint bits (Linux 4.15–5.14). @see include/linux/panic.h */
 export const TAINT_FLAGS_COUNT = 18;
 
 /** `taint_flags[i].c_true`; `c_false` is `G` for bit 0 and a space for the rest. */
@@ -57,19 +57,27 @@ const CUT_HERE = '------------[ cut here ]------------';
 /** `print_oops_end_marker` with an oops id of 0 (Linux draws a random one). */
 const END_TRACE = '---[ end trace 0000000000000000 ]---';
 
-/** Thrown by {@link PanicState.panic}: the machine is dead. `message` is the panic message. */
+/**
+ * Thrown by {@link PanicState.panic}: the machine is dead. `message` is the panic message.
+ * @see kernel/panic.c: panic
+ */
 export class KernelPanic extends Error {
+  /** The error for a panic with `message` (without the `Kernel panic - not syncing: ` prefix). */
   constructor(message: string) {
     super(message);
     this.name = 'KernelPanic';
   }
 }
 
-/** Thrown by {@link PanicState.bug}: an invariant was violated at `where`. */
+/**
+ * Thrown by {@link PanicState.bug}: an invariant was violated at `where`.
+ * @see include/asm-generic/bug.h: BUG; lib/bug.c: report_bug
+ */
 export class KernelBug extends Error {
   /** `file:line` of the BUG, as in `kernel BUG at mm/slub.c:123!`. */
   readonly where: string;
 
+  /** The error for a BUG at `where`; its message is `kernel BUG at <where>!`. */
   constructor(where: string) {
     super(`kernel BUG at ${where}!`);
     this.name = 'KernelBug';
@@ -77,7 +85,10 @@ export class KernelBug extends Error {
   }
 }
 
-/** Options of {@link createPanic}. */
+/**
+ * Options of {@link createPanic}.
+ * @see kernel/panic.c: panic_on_warn, crash_kexec_post_notifiers
+ */
 export interface PanicOptions {
   /** Where the reports go. */
   printk: Printk;
@@ -162,7 +173,11 @@ class PanicNotifierChain extends NotifierChain<string> {
  * @see kernel/panic.c
  */
 export class PanicState {
-  /** Called with action 0 and the message when the machine panics (`panic_notifier_list`). */
+  /**
+   * Called with action 0 and the message when the machine panics (`panic_notifier_list`).
+   * A block that throws is reported on the log and the chain goes on.
+   * @see kernel/panic.c: panic_notifier_list
+   */
   readonly panicNotifierList: NotifierChain<string>;
   /** Panic on the next WARN (`panic_on_warn`); cleared when that panic starts. */
   panicOnWarn: boolean;
@@ -201,7 +216,9 @@ export class PanicState {
 
   /**
    * Installs the function a panic calls to start the capture kernel (`__crash_kexec`
-   * with a loaded crash image), or removes it with null.
+   * with a loaded crash image), or removes it with null. What the hook throws is reported
+   * on the log, not propagated.
+   * @see kernel/kexec_core.c: __crash_kexec
    */
   setCrashHook(fn: ((msg: string) => void) | null): void {
     this.crashHook = fn;
@@ -252,6 +269,7 @@ export class PanicState {
   /**
    * {@link PanicState.bug} if `cond` holds (`BUG_ON`).
    * @throws KernelBug if `cond` holds.
+   * @see include/asm-generic/bug.h: BUG_ON
    */
   bugOn(cond: boolean, where?: string): void {
     if (cond) this.bug(where);
@@ -286,6 +304,7 @@ export class PanicState {
    * whose key is its call site). Returns `cond`.
    *
    * @throws KernelPanic as {@link PanicState.warn}.
+   * @see include/asm-generic/bug.h: WARN_ONCE
    */
   warnOnce(key: string, cond: boolean, text?: string, where?: string): boolean {
     if (!cond) return false;
@@ -297,6 +316,7 @@ export class PanicState {
   /**
    * Sets a taint bit (`add_taint`).
    * @throws KernelError EINVAL unless `flag` is a `TAINT_*` bit number.
+   * @see kernel/panic.c: add_taint
    */
   addTaint(flag: number): void {
     if (!Number.isInteger(flag) || flag < 0 || flag >= TAINT_FLAGS_COUNT)
@@ -307,12 +327,12 @@ export class PanicState {
     this.taintMaskBits |= 1 << flag;
   }
 
-  /** Whether a taint bit is set (`test_taint`). */
+  /** Whether a taint bit is set (`test_taint`). @see kernel/panic.c: test_taint */
   testTaint(flag: number): boolean {
     return (this.taintMaskBits & (1 << flag)) !== 0;
   }
 
-  /** The taint bits as a mask (`get_taint`, `/proc/sys/kernel/tainted`). */
+  /** The taint bits as a mask (`get_taint`, `/proc/sys/kernel/tainted`). @see kernel/panic.c */
   get taintMask(): number {
     return this.taintMaskBits;
   }

@@ -69,20 +69,28 @@ export const PRINTK_MAGIC = 0x4b545250;
 export const PRINTK_VERSION = 1;
 /** Bytes of the control header; the data ring starts here. */
 export const PRINTK_HEADER_SIZE = 64;
-/** Bytes of a record header (`sizeof(struct printk_log)` here). */
+/**
+ * Bytes of a record header (`sizeof(struct printk_log)` here).
+ * @see kernel/printk/printk.c (v5.9): struct printk_log
+ */
 export const PRINTK_RECORD_HEADER_SIZE = 32;
-/** Alignment of records in the ring (`LOG_ALIGN`). */
+/** Alignment of records in the ring (`LOG_ALIGN`). @see kernel/printk/printk.c (v5.9) */
 export const PRINTK_LOG_ALIGN = 8;
 /** Smallest data ring accepted. */
 export const PRINTK_MIN_DATA_SIZE = 256;
 /** Smallest buffer {@link initLogBuffer} accepts: header plus the smallest ring. */
 export const PRINTK_MIN_BUFFER_SIZE = PRINTK_HEADER_SIZE + PRINTK_MIN_DATA_SIZE;
-/** Longest text a record holds in a large enough ring (Linux's `LOG_LINE_MAX` is 992). */
+/**
+ * Longest text a record holds in a large enough ring (Linux's `LOG_LINE_MAX` is 992).
+ * @see kernel/printk/printk.c (v5.9): LOG_LINE_MAX
+ */
 export const PRINTK_TEXT_MAX = 1024;
 
 /**
  * Byte offsets of every field of the log buffer, for tools that read it from raw memory
  * (kdump puts them in VMCOREINFO as Linux does with `OFFSET(printk_log.len)`...).
+ *
+ * @see kernel/printk/printk.c (v5.9): log_buf_vmcoreinfo_setup
  */
 export const printkLayout = {
   magic: PRINTK_MAGIC,
@@ -117,61 +125,79 @@ export const printkLayout = {
   },
 } as const;
 
-/** Use the default message level (`default_message_loglevel`). */
+/** Use the default message level (`default_message_loglevel`). @see include/linux/kern_levels.h */
 export const LOGLEVEL_DEFAULT = -1;
-/** System is unusable. */
+/** System is unusable. @see include/linux/kern_levels.h */
 export const LOGLEVEL_EMERG = 0;
-/** Action must be taken immediately. */
+/** Action must be taken immediately. @see include/linux/kern_levels.h */
 export const LOGLEVEL_ALERT = 1;
-/** Critical conditions. */
+/** Critical conditions. @see include/linux/kern_levels.h */
 export const LOGLEVEL_CRIT = 2;
-/** Error conditions. */
+/** Error conditions. @see include/linux/kern_levels.h */
 export const LOGLEVEL_ERR = 3;
-/** Warning conditions. */
+/** Warning conditions. @see include/linux/kern_levels.h */
 export const LOGLEVEL_WARNING = 4;
-/** Normal but significant condition. */
+/** Normal but significant condition. @see include/linux/kern_levels.h */
 export const LOGLEVEL_NOTICE = 5;
-/** Informational. */
+/** Informational. @see include/linux/kern_levels.h */
 export const LOGLEVEL_INFO = 6;
-/** Debug-level messages. */
+/** Debug-level messages. @see include/linux/kern_levels.h */
 export const LOGLEVEL_DEBUG = 7;
 
-/** Level of a message printed without one (`CONFIG_MESSAGE_LOGLEVEL_DEFAULT`). */
+/**
+ * Level of a message printed without one (`CONFIG_MESSAGE_LOGLEVEL_DEFAULT`).
+ * @see include/linux/printk.h
+ */
 export const MESSAGE_LOGLEVEL_DEFAULT = LOGLEVEL_WARNING;
-/** Default console level: messages below it are echoed (`CONSOLE_LOGLEVEL_DEFAULT`). */
+/**
+ * Default console level: messages below it are echoed (`CONSOLE_LOGLEVEL_DEFAULT`).
+ * @see include/linux/printk.h
+ */
 export const CONSOLE_LOGLEVEL_DEFAULT = 7;
-/** Console level set by `console_verbose()` on panic and oops: echo everything. */
+/**
+ * Console level set by `console_verbose()` on panic and oops: echo everything.
+ * @see include/linux/printk.h: console_verbose
+ */
 export const CONSOLE_LOGLEVEL_MOTORMOUTH = 15;
 
-/** ASCII Start Of Header, the first byte of a level prefix. */
+/** ASCII Start Of Header, the first byte of a level prefix. @see include/linux/kern_levels.h */
 export const KERN_SOH = '\x01';
-/** Prefix for level 0. */
+/** Prefix for level 0. @see include/linux/kern_levels.h */
 export const KERN_EMERG = '\x010';
-/** Prefix for level 1. */
+/** Prefix for level 1. @see include/linux/kern_levels.h */
 export const KERN_ALERT = '\x011';
-/** Prefix for level 2. */
+/** Prefix for level 2. @see include/linux/kern_levels.h */
 export const KERN_CRIT = '\x012';
-/** Prefix for level 3. */
+/** Prefix for level 3. @see include/linux/kern_levels.h */
 export const KERN_ERR = '\x013';
-/** Prefix for level 4. */
+/** Prefix for level 4. @see include/linux/kern_levels.h */
 export const KERN_WARNING = '\x014';
-/** Prefix for level 5. */
+/** Prefix for level 5. @see include/linux/kern_levels.h */
 export const KERN_NOTICE = '\x015';
-/** Prefix for level 6. */
+/** Prefix for level 6. @see include/linux/kern_levels.h */
 export const KERN_INFO = '\x016';
-/** Prefix for level 7. */
+/** Prefix for level 7. @see include/linux/kern_levels.h */
 export const KERN_DEBUG = '\x017';
-/** Prefix for the default level. */
+/** Prefix for the default level. @see include/linux/kern_levels.h */
 export const KERN_DEFAULT = '\x01d';
-/** Prefix of a continuation fragment (stored as its own record flagged {@link LOG_CONT}). */
+/**
+ * Prefix of a continuation fragment (stored as its own record flagged {@link LOG_CONT}).
+ * @see include/linux/kern_levels.h
+ */
 export const KERN_CONT = '\x01c';
 
-/** Record flag: the text ended with a newline (stripped). */
+/** Record flag: the text ended with a newline (stripped). @see kernel/printk/printk.c (v5.9) */
 export const LOG_NEWLINE = 2;
-/** Record flag: a continuation fragment; `/dev/kmsg` shows it as `c`. */
+/**
+ * Record flag: a continuation fragment; `/dev/kmsg` shows it as `c`.
+ * @see kernel/printk/printk.c (v5.9): enum log_flags
+ */
 export const LOG_CONT = 8;
 
-/** One record of the log, as read back. */
+/**
+ * One record of the log, as read back.
+ * @see kernel/printk/printk.c (v5.9): struct printk_log
+ */
 export interface PrintkRecord {
   /** Sequence number: 0 for the first record ever stored, counting up by one. */
   readonly seq: number;
@@ -189,7 +215,10 @@ export interface PrintkRecord {
   readonly text: string;
 }
 
-/** The control header of a log buffer, as read back by {@link readLogHeader}. */
+/**
+ * The control header of a log buffer, as read back by {@link readLogHeader}.
+ * @see kernel/printk/printk.c (v5.9): log_first_seq, log_next_seq, log_first_idx, log_next_idx
+ */
 export interface PrintkHeader {
   /** Bytes in the data ring. */
   readonly dataSize: number;
@@ -209,7 +238,10 @@ export interface PrintkHeader {
   readonly lockBreaks: number;
 }
 
-/** Options of {@link createPrintk}. */
+/**
+ * Options of {@link createPrintk}.
+ * @see kernel/printk/printk.c: setup_log_buf, console_loglevel
+ */
 export interface PrintkOptions {
   /** Where the log lives: at least {@link PRINTK_MIN_BUFFER_SIZE} bytes, 4-byte aligned. */
   buffer: Uint8Array;
@@ -457,6 +489,7 @@ export function initLogBuffer(bytes: Uint8Array): void {
  * Reads and validates the control header of a log buffer from raw bytes.
  *
  * @throws KernelError EBADMSG naming the offset and field of the first bad value.
+ * @see kernel/printk/printk.c (v5.9): log_first_seq, log_next_seq, log_first_idx, log_next_idx
  */
 export function readLogHeader(bytes: Uint8Array): PrintkHeader {
   return parseHeader(viewOf(bytes));
@@ -541,7 +574,10 @@ export class Printk {
   readonly buffer: Uint8Array;
   /** Whether a valid log found in the buffer was kept (`keep`) rather than reinitialized. */
   readonly reused: boolean;
-  /** Longest text a record holds: `min(1024, dataSize / 4 - 32)` bytes; longer text is cut. */
+  /**
+   * Longest text a record holds: `min(1024, dataSize / 4 - 32)` bytes; longer text is cut.
+   * @see kernel/printk/printk.c (v5.9): LOG_LINE_MAX
+   */
   readonly maxTextLen: number;
   private readonly view: DataView;
   private readonly lockWord: Int32Array;
@@ -553,8 +589,12 @@ export class Printk {
   private readonly scratch: Uint8Array;
 
   /**
+   * Attaches to `opts.buffer`, formatting it unless `keep` is set and it already holds a
+   * valid log (see {@link createPrintk}).
+   *
    * @throws KernelError EINVAL if the buffer is too small or not 4-byte aligned (the lock
    *   word needs an Int32Array view), or `consoleLoglevel` is out of range.
+   * @see kernel/printk/printk.c: setup_log_buf
    */
   constructor(opts: PrintkOptions) {
     const { buffer } = opts;
@@ -584,7 +624,10 @@ export class Printk {
     return this.loglevel;
   }
 
-  /** @throws KernelError EINVAL unless an integer 0..15. */
+  /**
+   * Sets the console level (as `dmesg -n` or `loglevel=` do).
+   * @throws KernelError EINVAL unless an integer 0..15.
+   */
   set consoleLoglevel(level: number) {
     if (!Number.isInteger(level) || level < 0 || level > CONSOLE_LOGLEVEL_MOTORMOUTH)
       throw new KernelError(
@@ -609,7 +652,10 @@ export class Printk {
     return this.withLock(() => this.view.getUint32(H.droppedCount, true));
   }
 
-  /** Times a writer broke the lock because its holder kept it too long. */
+  /**
+   * Times a writer broke the lock because its holder kept it too long. Read without the lock.
+   * @see kernel/printk/printk.c (v5.9): zap_locks
+   */
   get lockBreaks(): number {
     return this.view.getUint32(H.lockBreaks, true);
   }
@@ -687,42 +733,75 @@ export class Printk {
     return out.subarray(0, i + written);
   }
 
-  /** Prints at {@link LOGLEVEL_EMERG} (`pr_emerg`). */
+  /**
+   * Prints at {@link LOGLEVEL_EMERG} (`pr_emerg`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_emerg
+   */
   emerg(text: string): number {
     return this.printk(LOGLEVEL_EMERG, text);
   }
 
-  /** Prints at {@link LOGLEVEL_ALERT} (`pr_alert`). */
+  /**
+   * Prints at {@link LOGLEVEL_ALERT} (`pr_alert`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_alert
+   */
   alert(text: string): number {
     return this.printk(LOGLEVEL_ALERT, text);
   }
 
-  /** Prints at {@link LOGLEVEL_CRIT} (`pr_crit`). */
+  /**
+   * Prints at {@link LOGLEVEL_CRIT} (`pr_crit`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_crit
+   */
   crit(text: string): number {
     return this.printk(LOGLEVEL_CRIT, text);
   }
 
-  /** Prints at {@link LOGLEVEL_ERR} (`pr_err`). */
+  /**
+   * Prints at {@link LOGLEVEL_ERR} (`pr_err`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_err
+   */
   err(text: string): number {
     return this.printk(LOGLEVEL_ERR, text);
   }
 
-  /** Prints at {@link LOGLEVEL_WARNING} (`pr_warn`). */
+  /**
+   * Prints at {@link LOGLEVEL_WARNING} (`pr_warn`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_warn
+   */
   warning(text: string): number {
     return this.printk(LOGLEVEL_WARNING, text);
   }
 
-  /** Prints at {@link LOGLEVEL_NOTICE} (`pr_notice`). */
+  /**
+   * Prints at {@link LOGLEVEL_NOTICE} (`pr_notice`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_notice
+   */
   notice(text: string): number {
     return this.printk(LOGLEVEL_NOTICE, text);
   }
 
-  /** Prints at {@link LOGLEVEL_INFO} (`pr_info`). */
+  /**
+   * Prints at {@link LOGLEVEL_INFO} (`pr_info`); returns the bytes of text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_info
+   */
   info(text: string): number {
     return this.printk(LOGLEVEL_INFO, text);
   }
 
-  /** Prints at {@link LOGLEVEL_DEBUG} (`pr_debug`; always stored here). */
+  /**
+   * Prints at {@link LOGLEVEL_DEBUG} (`pr_debug`; always stored here); returns the bytes of
+   * text stored.
+   * @throws Whatever the `console` callback throws, after the record is stored.
+   * @see include/linux/printk.h: pr_debug
+   */
   debug(text: string): number {
     return this.printk(LOGLEVEL_DEBUG, text);
   }
@@ -730,18 +809,28 @@ export class Printk {
   /**
    * The records still in the buffer with `seq >= fromSeq`, oldest first.
    * @throws KernelError EBADMSG if the buffer was corrupted (written by something else).
+   * @see kernel/printk/printk.c (v5.9): log_from_idx, log_next
    */
   records(fromSeq = 0): PrintkRecord[] {
     const all = this.withLock(() => walkRecords(this.view, parseHeader(this.view)));
     return all.filter((r) => r.seq >= fromSeq);
   }
 
-  /** The log as `dmesg` prints it, one string per line. @see formatDmesgLine */
+  /**
+   * The log as `dmesg` prints it, one string per line (see {@link formatDmesgLine}).
+   * @throws KernelError EBADMSG as {@link Printk.records}.
+   * @see kernel/printk/printk.c (v5.9): syslog_print_all, msg_print_text
+   */
   dmesg(): string[] {
     return this.records().flatMap(dmesgLines);
   }
 
-  /** The log as successive reads of `/dev/kmsg` return it, from `fromSeq`. @see formatKmsgLine */
+  /**
+   * The log as successive reads of `/dev/kmsg` return it, from `fromSeq` (see
+   * {@link formatKmsgLine}).
+   * @throws KernelError EBADMSG as {@link Printk.records}.
+   * @see kernel/printk/printk.c (v5.9): devkmsg_read
+   */
   kmsg(fromSeq = 0): string[] {
     return this.records(fromSeq).map(formatKmsgLine);
   }

@@ -9,7 +9,10 @@
 import { randomFillSync } from 'node:crypto';
 import { KernelError } from './errno.js';
 
-/** A deterministic pseudo-random generator (xoshiro128**, seeded through splitmix32). */
+/**
+ * A deterministic pseudo-random generator (xoshiro128**, seeded through splitmix32).
+ * @see lib/random32.c (prandom_u32_state, the kernel's own seeded generator)
+ */
 export interface Rng {
   /** The seed it was made with, printed by failing tests so they can be replayed. */
   readonly seed: number;
@@ -36,7 +39,11 @@ function splitmix32(x: number): () => number {
   };
 }
 
-/** Creates a seeded generator; the same seed gives the same sequence. */
+/**
+ * Creates a seeded generator; the same seed gives the same sequence.
+ * @throws KernelError EINVAL if `seed` is not a safe integer.
+ * @see lib/random32.c: prandom_seed_state
+ */
 export function createRng(seed: number): Rng {
   if (!Number.isSafeInteger(seed))
     throw new KernelError('EINVAL', `random seed ${seed} is not a safe integer`);
@@ -98,19 +105,26 @@ export function createRng(seed: number): Rng {
  */
 export type RandomSource = { seed: number } | 'crypto';
 
-/** The kernel's entropy pool as kern models it. */
+/**
+ * The kernel's entropy pool as kern models it.
+ * @see drivers/char/random.c
+ */
 export interface RandomPool {
   /** Whether the bytes come from `node:crypto` (true) or a seed (false). */
   readonly cryptographic: boolean;
   /** `n` random bytes (`get_random_bytes`). @throws KernelError EINVAL on a bad length. */
   getRandomBytes(n: number): Uint8Array;
-  /** Fills `buf` with random bytes. */
+  /** Fills `buf` with random bytes and returns it. @see drivers/char/random.c: get_random_bytes */
   fillRandomBytes(buf: Uint8Array): Uint8Array;
   /** A random unsigned 32-bit integer (`get_random_u32`). */
   getRandomU32(): number;
 }
 
-/** Creates a random pool; see {@link RandomSource}. */
+/**
+ * Creates a random pool; see {@link RandomSource}.
+ * @throws KernelError EINVAL if `source.seed` is not a safe integer.
+ * @see drivers/char/random.c: get_random_bytes, get_random_u32
+ */
 export function createRandomPool(source: RandomSource): RandomPool {
   const fill =
     source === 'crypto'

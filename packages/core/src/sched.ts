@@ -44,10 +44,15 @@ import { MAX_NR_CPUS } from './topology.js';
  * - `sleeping`: blocked on a timer, a wait queue, a condition, a completion or a join.
  * - `done`: the generator returned; `result` holds the value.
  * - `failed`: the generator threw (or was failed by the scheduler); `error` holds why.
+ *
+ * @see include/linux/sched.h (TASK_RUNNING, TASK_UNINTERRUPTIBLE, EXIT_DEAD)
  */
 export type TaskState = 'runnable' | 'sleeping' | 'done' | 'failed';
 
-/** A simulated task (`struct task_struct`), as the scheduler shows it. */
+/**
+ * A simulated task (`struct task_struct`), as the scheduler shows it.
+ * @see include/linux/sched.h (struct task_struct)
+ */
 export interface Task<R = unknown> {
   /** Task id, from 1 in spawn order. */
   readonly pid: number;
@@ -82,7 +87,10 @@ export interface SchedOp {
 /** The generator a task runs; `yield` (nothing) is a preemption point. */
 export type TaskBody<R> = Generator<SchedOp | undefined, R, unknown>;
 
-/** What a task sees of itself and the scheduler while it runs. */
+/**
+ * What a task sees of itself and the scheduler while it runs.
+ * @see include/linux/sched.h: current; include/linux/smp.h: smp_processor_id
+ */
 export interface TaskContext {
   /** The task itself. */
   readonly task: Task;
@@ -99,32 +107,50 @@ export interface TaskContext {
   readonly timedOut: boolean;
   /** Current virtual time in ns. */
   now(): number;
-  /** Sleeps `ns` of virtual time (`schedule_timeout`). @throws KernelError EINVAL on a bad duration. */
+  /**
+   * Sleeps `ns` of virtual time (`schedule_timeout`). @throws KernelError EINVAL on a bad duration.
+   * @see kernel/time/timer.c: schedule_timeout
+   */
   sleep(ns: number): SchedOp;
   /**
    * Sleeps on `wq` until woken (`wait_woken`), or at most `timeoutNs`.
-   * @throws KernelError EINVAL on a bad timeout.
+   * @throws KernelError EINVAL on a bad timeout, or if `wq` was not made by
+   *   {@link createWaitQueue}.
+   * @see kernel/sched/wait.c: wait_woken
    */
   wait(wq: WaitQueue, timeoutNs?: number): SchedOp;
   /**
    * Continues at once if `cond()` holds; otherwise sleeps on `wq` and rechecks `cond` each
    * time it is woken (`wait_event`, or `wait_event_timeout` with `timeoutNs`).
-   * @throws KernelError EINVAL on a bad timeout.
+   * @throws KernelError EINVAL on a bad timeout, or if `wq` was not made by
+   *   {@link createWaitQueue}.
+   * @see include/linux/wait.h: wait_event, wait_event_timeout
    */
   waitFor(cond: () => boolean, wq: WaitQueue, timeoutNs?: number): SchedOp;
-  /** Waits until `task` is done or failed (`kthread_stop`'s wait). @throws KernelError EDEADLK when joining itself. */
+  /**
+   * Waits until `task` is done or failed (`kthread_stop`'s wait).
+   * @throws KernelError EDEADLK when joining itself.
+   * @see kernel/kthread.c: kthread_stop
+   */
   join(task: Task): SchedOp;
   /**
    * Disables preemption (`preempt_disable`), nesting: a plain `yield` keeps the CPU,
    * yielding any op is a bug (thrown into the task as KernelError EINVAL `BUG: scheduling
    * while atomic`, as `might_sleep` would warn), and its CPU cannot go offline.
+   * @see include/linux/preempt.h: preempt_disable
    */
   preemptDisable(): void;
-  /** Re-enables preemption. @throws KernelError EINVAL on underflow. */
+  /**
+   * Re-enables preemption. @throws KernelError EINVAL on underflow.
+   * @see include/linux/preempt.h: preempt_enable
+   */
   preemptEnable(): void;
 }
 
-/** Where and how to start a task. */
+/**
+ * Where and how to start a task.
+ * @see kernel/kthread.c: kthread_create_on_cpu, kthread_bind
+ */
 export interface SpawnOptions {
   /** Task name, shown in traces, errors and deadlock reports. */
   name: string;
@@ -132,21 +158,31 @@ export interface SpawnOptions {
   cpu?: number;
 }
 
-/** A FIFO wait queue (`wait_queue_head_t`); not tied to one scheduler. */
+/**
+ * A FIFO wait queue (`wait_queue_head_t`); not tied to one scheduler. Single-threaded: the
+ * scheduler's steps never overlap, so nothing guards it.
+ * @see include/linux/wait.h, kernel/sched/wait.c
+ */
 export interface WaitQueue {
   /** Name used in deadlock reports. */
   readonly name: string;
   /** Number of tasks waiting. */
   readonly length: number;
-  /** Wakes the longest-waiting task (`wake_up` with exclusive waiters); returns 0 or 1. */
+  /**
+   * Wakes the longest-waiting task (`wake_up` with exclusive waiters); returns 0 or 1.
+   * @see kernel/sched/wait.c: __wake_up
+   */
   wakeUp(): number;
-  /** Wakes every waiting task (`wake_up_all`); returns how many. */
+  /** Wakes every waiting task (`wake_up_all`); returns how many. @see include/linux/wait.h */
   wakeUpAll(): number;
   /** The waiting tasks, longest-waiting first. */
   waiters(): Task[];
 }
 
-/** A completion (`struct completion`). */
+/**
+ * A completion (`struct completion`).
+ * @see include/linux/completion.h, kernel/sched/completion.c
+ */
 export interface Completion {
   /** Name used in deadlock reports. */
   readonly name: string;
@@ -170,12 +206,21 @@ export interface Completion {
   reinit(): void;
 }
 
-/** `done` value after {@link Completion.completeAll} (`UINT_MAX`). */
+/**
+ * `done` value after {@link Completion.completeAll} (`UINT_MAX`).
+ * @see kernel/sched/completion.c: complete_all
+ */
 export const COMPLETION_ALL = 0xffffffff;
 
-/** Called when a CPU's current task changes; `null` is the idle task. */
+/**
+ * Called when a CPU's current task changes; `null` is the idle task.
+ * @see kernel/sched/core.c: context_switch
+ */
 export type ContextSwitchHook = (cpu: number, prev: Task | null, next: Task | null) => void;
-/** Called when a CPU enters or leaves idle. */
+/**
+ * Called when a CPU enters or leaves idle.
+ * @see kernel/sched/idle.c: do_idle
+ */
 export type IdleHook = (cpu: number) => void;
 
 /** One step in a {@link Scheduler.trace}. */
@@ -262,7 +307,12 @@ export interface SchedulerOptions {
   onTaskError?: 'throw' | 'record';
 }
 
-/** A deterministic multi-CPU scheduler; see the module comment for the model. */
+/**
+ * A deterministic multi-CPU scheduler; see the module comment for the model.
+ * Single-threaded: call it from one thread, never from inside one of its own steps
+ * (except the task-safe calls: `spawn`, queries, `setCpuOnline` for another CPU).
+ * @see kernel/sched/core.c
+ */
 export interface Scheduler {
   /** Number of CPUs. */
   readonly nrCpus: number;
@@ -279,6 +329,7 @@ export interface Scheduler {
   /**
    * Starts a task, runnable at once.
    * @throws KernelError EINVAL on a bad or offline `cpu` or a missing name.
+   * @see kernel/kthread.c: kthread_create_on_node; kernel/sched/core.c: wake_up_new_task
    */
   spawn<R>(opts: SpawnOptions, fn: (ctx: TaskContext) => TaskBody<R>): Task<R>;
   /**
@@ -286,12 +337,14 @@ export interface Scheduler {
    * the task that ran, or `null` if none can (no live task, or nothing pending to wake one).
    * @throws KernelError with the failed task's name (errno of its KernelError, else
    *   EFAULT) when a task throws and `onTaskError` is `'throw'`; EBUSY from inside a task.
+   * @see kernel/sched/core.c: __schedule
    */
   step(): Task | null;
   /**
    * Runs steps until a limit in `opts` or until nothing can happen; see {@link RunStopReason}.
    * With periodic timers on the clock and sleeping tasks, give a limit.
-   * @throws KernelError as {@link Scheduler.step}.
+   * @throws KernelError as {@link Scheduler.step}; EINVAL if `maxSteps` or `untilNs` is
+   *   negative or NaN.
    */
   run(opts?: RunOptions): RunResult;
   /** Adds a context-switch hook (called after the switch is made); returns its remover. */
@@ -300,13 +353,25 @@ export interface Scheduler {
   onIdleEnter(fn: IdleHook): () => void;
   /** Adds a hook called when an idle CPU gets work (before the switch from idle); returns its remover. */
   onIdleExit(fn: IdleHook): () => void;
-  /** Context switches on `cpu` so far (`nr_switches`). @throws KernelError EINVAL on a bad CPU. */
+  /**
+   * Context switches on `cpu` so far (`nr_switches`). @throws KernelError EINVAL on a bad CPU.
+   * @see kernel/sched/sched.h (struct rq)
+   */
   nrSwitches(cpu: number): number;
-  /** Runnable tasks on `cpu` (`nr_running`). @throws KernelError EINVAL on a bad CPU. */
+  /**
+   * Runnable tasks on `cpu` (`nr_running`). @throws KernelError EINVAL on a bad CPU.
+   * @see kernel/sched/sched.h (struct rq)
+   */
   nrRunning(cpu: number): number;
-  /** Whether `cpu` runs its idle task (no runnable task). @throws KernelError EINVAL on a bad CPU. */
+  /**
+   * Whether `cpu` runs its idle task (no runnable task). @throws KernelError EINVAL on a bad CPU.
+   * @see kernel/sched/core.c: idle_cpu
+   */
   isIdle(cpu: number): boolean;
-  /** Current task of `cpu` (`cpu_curr`), `null` when idle. @throws KernelError EINVAL on a bad CPU. */
+  /**
+   * Current task of `cpu` (`cpu_curr`), `null` when idle. @throws KernelError EINVAL on a bad CPU.
+   * @see kernel/sched/sched.h: cpu_curr
+   */
   currentOn(cpu: number): Task | null;
   /** Tasks not yet done or failed, in spawn order. */
   tasks(): Task[];

@@ -21,18 +21,33 @@ import { KernelError } from './errno.js';
 import { Cpumask } from './cpumask.js';
 import type { ReadonlyCpumask } from './cpumask.js';
 
-/** Most NUMA nodes a topology may have (`MAX_NUMNODES` with x86_64's largest `NODES_SHIFT`, 10). */
+/**
+ * Most NUMA nodes a topology may have (`MAX_NUMNODES` with x86_64's largest `NODES_SHIFT`, 10).
+ * @see include/linux/numa.h
+ */
 export const MAX_NUMNODES = 1024;
-/** Most CPUs a topology may have (kern's limit; 2^22). */
+/**
+ * Most CPUs a topology may have (kern's limit; 2^22).
+ * @see arch/x86/Kconfig: NR_CPUS (Linux's own, far smaller, build-time limit)
+ */
 export const MAX_NR_CPUS = 4_194_304;
-/** Distance of a node to itself (`LOCAL_DISTANCE`). */
+/** Distance of a node to itself (`LOCAL_DISTANCE`). @see include/linux/topology.h */
 export const LOCAL_DISTANCE = 10;
-/** Default distance between two different nodes (`REMOTE_DISTANCE`). */
+/**
+ * Default distance between two different nodes (`REMOTE_DISTANCE`).
+ * @see include/linux/topology.h
+ */
 export const REMOTE_DISTANCE = 20;
-/** Largest valid distance; 255 means unreachable in the SLIT and is rejected. */
+/**
+ * Largest valid distance; 255 means unreachable in the SLIT and is rejected.
+ * @see arch/x86/mm/numa.c: numa_set_distance; drivers/acpi/numa/srat.c: acpi_numa_slit_init
+ */
 export const MAX_DISTANCE = 254;
 
-/** How to build a {@link Topology}. */
+/**
+ * How to build a {@link Topology}.
+ * @see arch/x86/mm/numa.c, mm/numa_emulation.c (`numaFake`), kernel/cpu.c (`maxcpus`)
+ */
 export interface TopologyOptions {
   /** Number of possible CPU ids (`nr_cpu_ids`), 1..{@link MAX_NR_CPUS}. */
   nrCpus: number;

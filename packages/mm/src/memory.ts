@@ -167,9 +167,16 @@ export interface MemoryHandle {
   /** CPU → node. */
   cpuToNode: number[];
   groupByMobility: boolean;
+  /**
+   * Whether other threads may attach (CONFIG_SMP). Without it the allocator takes no
+   * locks and uses no atomics, as a uniprocessor kernel compiles spinlocks away.
+   */
+  smp: boolean;
 }
 
 const NO_PAGE = -1;
+const EV_PGALLOC = VM_EVENT.pgalloc_dma32; // then normal, movable
+const EV_PGFREE = VM_EVENT.pgfree;
 
 /**
  * The memory of one machine and its page allocator.
@@ -197,6 +204,10 @@ export class Memory {
   readonly cpuToNode: number[];
   /** Whether allocations are grouped by migrate type (false: everything UNMOVABLE, one list). */
   readonly groupByMobility: boolean;
+  /** Whether locks and atomics are used (see MemoryHandle.smp). */
+  readonly smp: boolean;
+  /** Whether the lock words are taken: smp and not the 'no-locks' negative control. */
+  private locking: boolean;
   /** zones[nid * MAX_NR_ZONES + zid]. */
   readonly zones: ZoneRef[];
   /** Fallback zonelist of each node: zones by node distance, highest zone first. */
@@ -205,8 +216,11 @@ export class Memory {
   readonly reclaimers: Reclaimer[] = [];
   /** Owners of page-cache and anonymous pages (P_MAPPING ids), in this thread. */
   readonly mappings = new MappingRegistry();
-  /** The CPU this thread allocates as (its per-CPU lists). */
-  cpu = 0;
+  /** Each section's words by section number (the memmap starts at MEMMAP_WORD). */
+  private readonly secI32: (Int32Array | undefined)[];
+  private cpuNr = 0;
+  /** Offset of this CPU's event counters inside node data. */
+  private cpuEvOff = cpuEventsBase(0);
   /** Where warnings and bad-page reports go. */
   log: MmLog | null = null;
   /** The name of the current task in messages (`current->comm`). */
@@ -214,12 +228,23 @@ export class Memory {
   /** When true, kswapd's work runs inline right after the allocation that woke it. */
   kswapdInline = true;
   /** A deliberately broken mode for negative-control tests; never set otherwise. */
-  debugBreak: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' = 'none';
+  private breakMode: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' = 'none';
+
+  /** A deliberately broken mode for negative-control tests; never set otherwise. */
+  get debugBreak(): 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' {
+    return this.breakMode;
+  }
+
+  set debugBreak(mode: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks') {
+    this.breakMode = mode;
+    this.locking = this.smp && mode !== 'no-locks';
+  }
   private interleaveNext = 0;
   private warnedOrder = false;
 
   constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
     this.sections = sections;
+    this.secI32 = sections.map((sec) => sec?.i32);
     this.sectionBytes = h.sectionBytes;
     this.sectionShift = Math.log2(h.sectionBytes / PAGE_SIZE);
     this.sectionMask = (1 << this.sectionShift) - 1;
@@ -229,6 +254,8 @@ export class Memory {
     this.distances = h.distances;
     this.cpuToNode = h.cpuToNode;
     this.groupByMobility = h.groupByMobility;
+    this.smp = h.smp;
+    this.locking = h.smp;
     this.nodeArr = [];
     this.nodeBase = [];
     for (const paddr of h.nodeDataPaddr) {
@@ -271,16 +298,29 @@ export class Memory {
       distances: this.distances,
       cpuToNode: this.cpuToNode,
       groupByMobility: this.groupByMobility,
+      smp: this.smp,
     };
   }
 
-  /** Takes a zone or per-CPU lock word (skipped only in the 'no-locks' negative control). */
+  /** The CPU this thread allocates as (its per-CPU lists and event counters). */
+  get cpu(): number {
+    return this.cpuNr;
+  }
+
+  set cpu(cpu: number) {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus)
+      throw new KernelError('EINVAL', `cpu ${cpu} is out of range (machine has ${this.nrCpus} CPUs)`);
+    this.cpuNr = cpu;
+    this.cpuEvOff = cpuEventsBase(cpu);
+  }
+
+  /** Takes a zone or per-CPU lock word (not on a uniprocessor machine). */
   private lock(arr: Int32Array, idx: number): void {
-    if (this.debugBreak !== 'no-locks') spinLock(arr, idx);
+    if (this.locking) spinLock(arr, idx);
   }
 
   private unlock(arr: Int32Array, idx: number): void {
-    if (this.debugBreak !== 'no-locks') spinUnlock(arr, idx);
+    if (this.locking) spinUnlock(arr, idx);
   }
 
   // ---------------------------------------------------------------- page array
@@ -445,9 +485,14 @@ export class Memory {
   }
 
   /** Adds to a per-CPU VM event counter. */
-  countEvent(item: VmEventItem, delta = 1, nid = this.cpuToNode[this.cpu] ?? 0): void {
+  countEvent(item: VmEventItem, delta = 1, nid = this.cpuToNode[this.cpuNr] ?? 0): void {
+    this.countEventIdx(VM_EVENT[item], delta, nid);
+  }
+
+  /** countEvent by index, for hot paths. Each CPU writes only its own counters. */
+  private countEventIdx(idx: number, delta: number, nid: number): void {
     const a = this.nodeArr[nid]!;
-    const i = this.cpuEventBase(nid, this.cpu) + VM_EVENT[item];
+    const i = this.nodeBase[nid]! + this.cpuEvOff + idx;
     a[i] = (a[i]! + delta) | 0;
   }
 
@@ -524,14 +569,10 @@ export class Memory {
 
   // ---------------------------------------------------------------- free lists (zone lock held)
 
-  private link(pfn: number): [Int32Array, number] {
-    const s = this.sections[pfn >>> this.sectionShift]!;
-    return [s.i32, MEMMAP_WORD + (pfn & this.sectionMask) * PAGE_WORDS];
-  }
-
   /** Adds a free block to a free list (`__add_to_free_list`). Zone lock held. */
   addToFreeList(z: ZoneRef, pfn: number, order: number, mt: number, tail: boolean): void {
-    const [pa, pi] = this.link(pfn);
+    const pa = this.secI32[pfn >>> this.sectionShift]!;
+    const pi = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     pa[pi + P_FLAGS] = (pa[pi + P_FLAGS]! & ~(1 << PG_pcp)) | (1 << PG_buddy);
     pa[pi + P_PRIVATE] = order;
     pa[pi + P_INDEX] = mt;
@@ -544,7 +585,8 @@ export class Memory {
       pa[pi + P_NEXT] = 0;
       pa[pi + P_PREV] = t;
       if (t) {
-        const [ta, tj] = this.link(t - 1);
+        const ta = this.secI32[(t - 1) >>> this.sectionShift]!;
+        const tj = MEMMAP_WORD + (((t - 1) & this.sectionMask) << 3);
         ta[tj + P_NEXT] = pfn + 1;
       } else za[hi] = pfn + 1;
       za[ti] = pfn + 1;
@@ -553,7 +595,8 @@ export class Memory {
       pa[pi + P_PREV] = 0;
       pa[pi + P_NEXT] = h;
       if (h) {
-        const [ha, hj] = this.link(h - 1);
+        const ha = this.secI32[(h - 1) >>> this.sectionShift]!;
+        const hj = MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3);
         ha[hj + P_PREV] = pfn + 1;
       } else za[ti] = pfn + 1;
       za[hi] = pfn + 1;
@@ -564,18 +607,21 @@ export class Memory {
 
   /** Removes a free block from its free list (`del_page_from_free_list`). Zone lock held. */
   delFromFreeList(z: ZoneRef, pfn: number, order: number): void {
-    const [pa, pi] = this.link(pfn);
+    const pa = this.secI32[pfn >>> this.sectionShift]!;
+    const pi = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     const mt = pa[pi + P_INDEX]!;
     const li = freeListIndex(order, mt);
     const za = z.a;
     const next = pa[pi + P_NEXT]!;
     const prev = pa[pi + P_PREV]!;
     if (prev) {
-      const [xa, xi] = this.link(prev - 1);
+      const xa = this.secI32[(prev - 1) >>> this.sectionShift]!;
+      const xi = MEMMAP_WORD + (((prev - 1) & this.sectionMask) << 3);
       xa[xi + P_NEXT] = next;
     } else za[z.b + Z_FREE_HEAD + li] = next;
     if (next) {
-      const [xa, xi] = this.link(next - 1);
+      const xa = this.secI32[(next - 1) >>> this.sectionShift]!;
+      const xi = MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3);
       xa[xi + P_PREV] = prev;
     } else za[z.b + Z_FREE_TAIL + li] = prev;
     pa[pi + P_NEXT] = 0;
@@ -680,7 +726,8 @@ export class Memory {
     let moved = 0;
     let movable = 0;
     for (let p = start; p < start + pageblock_nr_pages;) {
-      const [a, i] = this.link(p);
+      const a = this.secI32[p >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((p & this.sectionMask) << 3);
       const f = a[i + P_FLAGS]!;
       if (((f >>> ZONES_PGSHIFT) & 3) !== z.zid || f >>> NODES_PGSHIFT !== z.nid) return [0, 0];
       if (f & (1 << PG_buddy)) {
@@ -802,7 +849,8 @@ export class Memory {
     for (; got < count; got++) {
       const pfn = this.rmqueue(z, order, mt, allocFlags);
       if (pfn < 0) break;
-      const [a, i] = this.link(pfn);
+      const a = this.secI32[pfn >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       const blockMt = this.getPageblockMigratetype(pfn);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
@@ -827,7 +875,8 @@ export class Memory {
     a[i + P_NEXT] = 0;
     a[i + P_PREV] = t;
     if (t) {
-      const [ta, tj] = this.link(t - 1);
+      const ta = this.secI32[(t - 1) >>> this.sectionShift]!;
+      const tj = MEMMAP_WORD + (((t - 1) & this.sectionMask) << 3);
       ta[tj + P_NEXT] = pfn + 1;
     } else pa[pb + PCP_HEADS + pindex] = pfn + 1;
     pa[pb + PCP_TAILS + pindex] = pfn + 1;
@@ -845,7 +894,8 @@ export class Memory {
     a[i + P_PREV] = 0;
     a[i + P_NEXT] = h;
     if (h) {
-      const [ha, hj] = this.link(h - 1);
+      const ha = this.secI32[(h - 1) >>> this.sectionShift]!;
+      const hj = MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3);
       ha[hj + P_PREV] = pfn + 1;
     } else pa[pb + PCP_TAILS + pindex] = pfn + 1;
     pa[pb + PCP_HEADS + pindex] = pfn + 1;
@@ -856,11 +906,13 @@ export class Memory {
     const h = pa[pb + PCP_HEADS + pindex]!;
     if (!h) return NO_PAGE;
     const pfn = h - 1;
-    const [a, i] = this.link(pfn);
+    const a = this.secI32[pfn >>> this.sectionShift]!;
+    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     const next = a[i + P_NEXT]!;
     pa[pb + PCP_HEADS + pindex] = next;
     if (next) {
-      const [na, ni] = this.link(next - 1);
+      const na = this.secI32[(next - 1) >>> this.sectionShift]!;
+      const ni = MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3);
       na[ni + P_PREV] = 0;
     } else pa[pb + PCP_TAILS + pindex] = 0;
     a[i + P_NEXT] = 0;
@@ -873,11 +925,13 @@ export class Memory {
     const t = pa[pb + PCP_TAILS + pindex]!;
     if (!t) return NO_PAGE;
     const pfn = t - 1;
-    const [a, i] = this.link(pfn);
+    const a = this.secI32[pfn >>> this.sectionShift]!;
+    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     const prev = a[i + P_PREV]!;
     pa[pb + PCP_TAILS + pindex] = prev;
     if (prev) {
-      const [xa, xi] = this.link(prev - 1);
+      const xa = this.secI32[(prev - 1) >>> this.sectionShift]!;
+      const xi = MEMMAP_WORD + (((prev - 1) & this.sectionMask) << 3);
       xa[xi + P_NEXT] = 0;
     } else pa[pb + PCP_HEADS + pindex] = 0;
     a[i + P_PREV] = 0;
@@ -997,7 +1051,7 @@ export class Memory {
     nid?: number,
     nodemask?: readonly number[],
   ): number | null {
-    if (!(order >= 0 && order <= MAX_PAGE_ORDER && Number.isInteger(order))) {
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) {
       if (!(gfp & __GFP_NOWARN) && !this.warnedOrder) {
         this.warnedOrder = true;
         this.warn(
@@ -1006,7 +1060,7 @@ export class Memory {
       }
       return null;
     }
-    const prefNid = nid ?? this.cpuToNode[this.cpu] ?? 0;
+    const prefNid = nid ?? this.cpuToNode[this.cpuNr] ?? 0;
     if (prefNid < 0 || prefNid >= this.nrNodes)
       throw new KernelError('EINVAL', `node ${prefNid} does not exist (${this.nrNodes} nodes)`);
     const highest = gfpZone(gfp);
@@ -1089,15 +1143,7 @@ export class Memory {
       }
       const pfn = this.rmqueueZone(z, order, mt, allocFlags, gfp);
       if (pfn >= 0) {
-        this.countEvent(
-          zoneNames[z.zid] === 'DMA32'
-            ? 'pgalloc_dma32'
-            : z.zid === 1
-              ? 'pgalloc_normal'
-              : 'pgalloc_movable',
-          1 << order,
-          z.nid,
-        );
+        this.countEventIdx(EV_PGALLOC + z.zid, 1 << order, z.nid);
         return pfn;
       }
     }
@@ -1114,7 +1160,7 @@ export class Memory {
   ): number {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
-      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
+      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpuNr, z.zid);
       this.lock(pa, pb + PCP_LOCK);
       const pindex = orderToPindex(mt, order);
       let pfn = this.pcpPopHead(pa, pb, pindex);
@@ -1126,7 +1172,8 @@ export class Memory {
       if (pfn >= 0) pa[pb + PCP_COUNT]! -= 1 << order;
       this.unlock(pa, pb + PCP_LOCK);
       if (pfn >= 0) {
-        const [a, i] = this.link(pfn);
+        const a = this.secI32[pfn >>> this.sectionShift]!;
+        const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
         a[i + P_PRIVATE] = 0;
         a[i + P_INDEX] = 0;
       }
@@ -1345,7 +1392,8 @@ export class Memory {
   private prepNewPage(pfn: number, order: number, gfp: number): void {
     const n = 1 << order;
     for (let p = pfn; p < pfn + n; p++) {
-      const [a, i] = this.link(p);
+      const a = this.secI32[p >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((p & this.sectionMask) << 3);
       const f = a[i + P_FLAGS]!;
       if (
         f & PAGE_FLAGS_CHECK_AT_PREP ||
@@ -1366,17 +1414,21 @@ export class Memory {
       a[i + P_PREV] = 0;
       a[i + P_PRIVATE] = 0;
     }
-    const [ha, hi] = this.link(pfn);
-    Atomics.store(ha, hi + P_REFCOUNT, 1);
+    const ha = this.secI32[pfn >>> this.sectionShift]!;
+    const hi = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+    // Nobody else can see the page yet: a plain store; the next lock release publishes it.
+    ha[hi + P_REFCOUNT] = 1;
     if (gfp & __GFP_ZERO) this.pageBytes(pfn, order).fill(0);
     if (gfp & __GFP_COMP && order > 0) {
       ha[hi + P_FLAGS] = ha[hi + P_FLAGS]! | (1 << PG_head);
       for (let p = pfn + 1; p < pfn + n; p++) {
-        const [a, i] = this.link(p);
+        const a = this.secI32[p >>> this.sectionShift]!;
+        const i = MEMMAP_WORD + ((p & this.sectionMask) << 3);
         a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_tail);
         a[i + P_NEXT] = pfn + 1;
       }
-      const [t1, ti] = this.link(pfn + 1);
+      const t1 = this.secI32[(pfn + 1) >>> this.sectionShift]!;
+      const ti = MEMMAP_WORD + (((pfn + 1) & this.sectionMask) << 3);
       t1[ti + P_PRIVATE] = order;
     }
   }
@@ -1399,16 +1451,16 @@ export class Memory {
    * @see mm/page_alloc.c: __free_pages, free_pages_prepare, free_unref_page, bad_page
    */
   freePages(pfn: number, order: number): void {
-    if (!(Number.isInteger(order) && order >= 0 && order <= MAX_PAGE_ORDER))
+    if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order))
       throw new KernelError('EINVAL', `free of order ${order}: orders are 0..${MAX_PAGE_ORDER}`);
-    if (!this.pfnValid(pfn))
-      throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
+    const a = pfn >= 0 && (pfn | 0) === pfn ? this.secI32[pfn >>> this.sectionShift] : undefined;
+    if (!a) throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
     if (pfn & ((1 << order) - 1))
       throw new KernelError(
         'EINVAL',
         `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`,
       );
-    const [a, i] = this.link(pfn);
+    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     if (a[i + P_REFCOUNT]! <= 0 && this.debugBreak !== 'skip-double-free-check') {
       this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
       throw new KernelError(
@@ -1416,7 +1468,30 @@ export class Memory {
         `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
       );
     }
-    if (Atomics.sub(a, i + P_REFCOUNT, 1) !== 1) return;
+    // Only holders of a reference may touch the count: if ours is the only one, nobody
+    // else can be changing it and a plain store does (an atomic costs ~20 ns in V8).
+    if (a[i + P_REFCOUNT] === 1 || !this.smp) a[i + P_REFCOUNT]!--;
+    else if (Atomics.sub(a, i + P_REFCOUNT, 1) !== 1) return;
+    if (a[i + P_REFCOUNT] !== 0) return;
+    const f = a[i + P_FLAGS]!;
+    if (
+      order === 0 &&
+      (f & (PAGE_FLAGS_CHECK_AT_FREE | (1 << PG_head))) === 0 &&
+      a[i + P_MAPCOUNT] === -1 &&
+      a[i + P_MAPPING] === 0
+    ) {
+      this.countEventIdx(EV_PGFREE, 1, f >>> NODES_PGSHIFT);
+      this.freeUnrefPage(pfn, 0);
+      return;
+    }
+    this.freePagesPrepare(pfn, order, a, i);
+  }
+
+  /**
+   * The general free path: compound pages, multi-page blocks and bad-page checks
+   * (`free_pages_prepare`). The refcount has just dropped to zero.
+   */
+  private freePagesPrepare(pfn: number, order: number, a: Int32Array, i: number): void {
     if (a[i + P_FLAGS]! & (1 << PG_head)) {
       const co = this.compoundOrder(pfn);
       if (co !== order) {
@@ -1426,42 +1501,36 @@ export class Memory {
           `free of compound page pfn 0x${pfn.toString(16)} with order ${order}, but it has order ${co}`,
         );
       }
+      a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_head);
+      for (let p = pfn + 1; p < pfn + (1 << order); p++) {
+        const pa = this.secI32[p >>> this.sectionShift]!;
+        const pi = MEMMAP_WORD + ((p & this.sectionMask) << 3);
+        pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~(1 << PG_tail);
+        pa[pi + P_NEXT] = 0;
+        pa[pi + P_PRIVATE] = 0;
+      }
     }
-    // free_pages_prepare: every page of the block must be clean.
+    // Every page of the block must be clean.
     let bad = false;
     for (let p = pfn; p < pfn + (1 << order); p++) {
-      const [pa, pi] = this.link(p);
-      if (p > pfn) {
-        if (pa[pi + P_FLAGS]! & (1 << PG_tail)) {
-          pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~(1 << PG_tail);
-          pa[pi + P_NEXT] = 0;
-          pa[pi + P_PRIVATE] = 0;
-        }
-        if (pa[pi + P_REFCOUNT] !== 0 && this.freePageIsBad(p)) bad = true;
+      if (this.pageBadReason(p) !== '') {
+        this.badPage(p, this.pageBadReason(p));
+        bad = true;
       }
-      if (this.freePageIsBad(p)) bad = true;
     }
-    if (bad) {
-      for (let p = pfn; p < pfn + (1 << order); p++)
-        if (this.freePageIsBad(p)) this.badPage(p, this.pageBadReason(p));
+    if (bad)
       throw new KernelError(
         'EINVAL',
         `Bad page state freeing pfn 0x${pfn.toString(16)} order ${order}: ${this.pageBadReason(pfn) || 'a page of the block is bad'}`,
       );
-    }
-    a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_head);
-    this.countEvent('pgfree', 1 << order);
+    this.countEventIdx(EV_PGFREE, 1 << order, a[i + P_FLAGS]! >>> NODES_PGSHIFT);
     this.freeUnrefPage(pfn, order);
-  }
-
-  /** Whether a page about to be freed is in a bad state (`free_page_is_bad`). */
-  private freePageIsBad(pfn: number): boolean {
-    return this.pageBadReason(pfn) !== '';
   }
 
   /** Why a page cannot be freed (`page_bad_reason`), or '' if it can. */
   pageBadReason(pfn: number): string {
-    const [a, i] = this.link(pfn);
+    const a = this.secI32[pfn >>> this.sectionShift]!;
+    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     let reason = '';
     if (a[i + P_MAPCOUNT] !== -1) reason = 'nonzero mapcount';
     if (a[i + P_MAPPING] !== 0) reason = 'non-NULL mapping';
@@ -1472,13 +1541,16 @@ export class Memory {
 
   /** Frees a clean block: to this CPU's lists for small orders, else to the buddy lists. */
   private freeUnrefPage(pfn: number, order: number): void {
-    const z = this.pageZone(pfn);
-    let mt = this.getPageblockMigratetype(pfn);
+    const pa0 = this.secI32[pfn >>> this.sectionShift]!;
+    const f = pa0[MEMMAP_WORD + ((pfn & this.sectionMask) << 3) + P_FLAGS]!;
+    const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
+    const mt = this.sections[pfn >>> this.sectionShift]!.usemap[(pfn & this.sectionMask) >>> pageblock_order]!;
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
-      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpu, z.zid);
+      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpuNr, z.zid);
       this.lock(pa, pb + PCP_LOCK);
-      const [a, i] = this.link(pfn);
+      const a = this.secI32[pfn >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
       a[i + P_INDEX] = mt;
@@ -1488,7 +1560,6 @@ export class Memory {
       this.unlock(pa, pb + PCP_LOCK);
       return;
     }
-    if (mt === MIGRATE_HIGHATOMIC) mt = MIGRATE_HIGHATOMIC;
     this.lock(z.a, z.b + Z_LOCK);
     this.freeOneBlock(z, pfn, order, mt);
     this.unlock(z.a, z.b + Z_LOCK);
@@ -1517,7 +1588,8 @@ export class Memory {
     }
     this.countEvent('bad_page');
     if (takeOut) {
-      const [a, i] = this.link(pfn);
+      const a = this.secI32[pfn >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_MAPCOUNT] = -1;
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_hwpoison);
     }
@@ -1525,7 +1597,8 @@ export class Memory {
 
   /** Lines of `dump_page()` for a page. */
   dumpPage(pfn: number, reason?: string): string[] {
-    const [a, i] = this.link(pfn);
+    const a = this.secI32[pfn >>> this.sectionShift]!;
+    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
     const mapping = a[i + P_MAPPING]!;
     const lines = [

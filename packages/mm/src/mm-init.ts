@@ -110,6 +110,11 @@ export interface MemoryConfig {
   cmdline?: string;
   /** Further boot reservations (the printk buffer, say). */
   reserve?: ReserveRequest[];
+  /**
+   * Allow worker threads to attach (default true). false builds a uniprocessor machine:
+   * no lock words taken and no atomics, faster for single-threaded simulation.
+   */
+  smp?: boolean;
   /** Group allocations by migrate type (default true; false is the single-list baseline). */
   groupByMobility?: boolean;
   /** `vm.min_free_kbytes` (default computed as Linux does). */
@@ -287,6 +292,7 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     distances,
     cpuToNode,
     groupByMobility: config.groupByMobility ?? true,
+    smp: config.smp ?? true,
   };
   // Node headers.
   for (let nid = 0; nid < nrNodes; nid++) {
@@ -434,6 +440,8 @@ export function attachMemory(handle: MemoryHandle, opts: { cpu: number; log?: Mm
       'EINVAL',
       `cpu ${opts.cpu} is out of range (machine has ${handle.nrCpus} CPUs)`,
     );
+  if (!handle.smp)
+    throw new KernelError('EINVAL', 'this memory was booted with smp: false; other threads cannot attach');
   const sections = handle.sections.map((b) => (b ? openSection(b) : undefined));
   const mem = new Memory(handle, sections);
   mem.cpu = opts.cpu;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import { createMemory } from '../src/mm-init.js';
 
-const bootstrap = new URL('./fixtures/ts-worker.mjs', import.meta.url);
+const bootstrap = new URL('../../../scripts/ts-worker.mjs', import.meta.url);
 const script = new URL('./fixtures/alloc-worker.ts', import.meta.url).href;
 
 interface Result {

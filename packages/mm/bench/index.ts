@@ -1,0 +1,196 @@
+/**
+ * @kern/mm benchmarks, each beside its baseline in the same process.
+ * Run: pnpm --filter @kern/mm bench   (KERN_BENCH_QUICK=1 for a smoke run)
+ */
+import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import {
+  printEnv,
+  printRows,
+  printTable,
+  quick,
+  runCases,
+} from '../../../scripts/bench-harness.js';
+import { GFP_KERNEL } from '../src/gfp.js';
+import { PAGE_STRUCT_SIZE } from '../src/layout.js';
+import { createMemory } from '../src/mm-init.js';
+import { PAGE_SIZE } from '../src/mmzone.js';
+import { memmapPagesFor } from '../src/sparse.js';
+import { fragmentation, mixedChurn } from './workloads.js';
+
+// ---- 1. order-0 alloc+free pair through the per-CPU lists
+/** A plain first-fit bitmap page allocator: the simplest thing that could work. */
+class FirstFitBitmap {
+  private readonly bits: Uint32Array;
+  constructor(readonly nrPages: number) {
+    this.bits = new Uint32Array(nrPages >>> 5);
+  }
+  alloc(): number {
+    const b = this.bits;
+    for (let w = 0; w < b.length; w++) {
+      const x = b[w]!;
+      if (x !== 0xffffffff) {
+        const bit = 31 - Math.clz32(~x & (x + 1));
+        b[w] = x | (1 << bit);
+        return (w << 5) + bit;
+      }
+    }
+    return -1;
+  }
+  free(pfn: number): void {
+    this.bits[pfn >>> 5]! &= ~(1 << (pfn & 31));
+  }
+}
+
+const smpMem = createMemory({ size: '256M', nrCpus: 2 });
+const upMem = createMemory({ size: '256M', nrCpus: 1, smp: false });
+const bitmap = new FirstFitBitmap(65536);
+// A realistic bitmap: the first half in use, so first-fit scans 1024 words per call.
+for (let i = 0; i < 32768; i++) bitmap.alloc();
+const pairOps = 1_000_000;
+const pairResults = runCases([
+  {
+    name: 'new ArrayBuffer(4096)',
+    ops: pairOps,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += new ArrayBuffer(4096).byteLength;
+      return s;
+    },
+  },
+  {
+    name: 'first-fit bitmap (half full)',
+    ops: pairOps / 10,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = bitmap.alloc();
+        s += p;
+        bitmap.free(p);
+      }
+      return s;
+    },
+  },
+  {
+    name: 'kern allocPages+freePages, SMP (locks, atomics)',
+    ops: pairOps,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = smpMem.allocPages(GFP_KERNEL, 0)!;
+        s += p;
+        smpMem.freePages(p, 0);
+      }
+      return s;
+    },
+  },
+  {
+    name: 'kern allocPages+freePages, UP (smp: false)',
+    ops: pairOps,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = upMem.allocPages(GFP_KERNEL, 0)!;
+        s += p;
+        upMem.freePages(p, 0);
+      }
+      return s;
+    },
+  },
+]);
+printTable('order-0 alloc+free pair (per-CPU lists)', pairResults, 'new ArrayBuffer(4096)');
+
+// ---- 2. mixed-order churn: throughput and resulting fragmentation
+const churnRows: (string | number)[][] = [];
+for (const grouped of [true, false]) {
+  const times: number[] = [];
+  let frag = fragmentation(createMemory({ size: '128M', sectionSize: '128M', smp: false }));
+  let ops = 0;
+  for (let r = 0; r < (quick ? 1 : 5); r++) {
+    const mem = createMemory({
+      size: '128M',
+      sectionSize: '128M',
+      groupByMobility: grouped,
+      smp: false,
+    });
+    const t0 = performance.now();
+    ops = mixedChurn(mem, 7 + r, quick ? 2000 : 150_000).ops;
+    times.push(((performance.now() - t0) * 1e6) / ops);
+    frag = fragmentation(mem, 9);
+  }
+  times.sort((a, b) => a - b);
+  churnRows.push([
+    grouped
+      ? 'grouped by migrate type (Linux)'
+      : 'single free list (page_group_by_mobility_disabled)',
+    `${times[times.length >> 1]!.toFixed(1)} ns`,
+    frag.largestOrder,
+    frag.suitableBlocks,
+    frag.unusableIndex.toFixed(3),
+  ]);
+}
+printRows(
+  'mixed churn (8% kernel order 0–2, movable order 0, to 90% full, then page cache dropped), 128M',
+  [
+    'free lists',
+    'median per op',
+    'largest free order',
+    'free pageblocks (order ≥ 9)',
+    'unusable index at order 9',
+  ],
+  churnRows,
+);
+
+// ---- 3. two workers versus one
+async function workers(n: number, pairs: number): Promise<number> {
+  const mem = createMemory({ size: '256M', nrCpus: 2 });
+  const start = new Int32Array(new SharedArrayBuffer(8));
+  start[1] = n;
+  const bootstrap = new URL('../../../scripts/ts-worker.mjs', import.meta.url);
+  const script = new URL('./fixtures/pair-worker.ts', import.meta.url).href;
+  const times = await Promise.all(
+    Array.from(
+      { length: n },
+      (_, cpu) =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(bootstrap, {
+            workerData: { script, handle: mem.handle(), cpu, pairs, start },
+            execArgv: ['--conditions=@kern/source'],
+          });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  return (n * pairs) / Math.max(...times); // pairs per ms
+}
+const pairs = quick ? 1000 : 2_000_000;
+const one: number[] = [];
+const two: number[] = [];
+for (let r = 0; r < (quick ? 1 : 5); r++) {
+  one.push(await workers(1, pairs));
+  two.push(await workers(2, pairs));
+}
+const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+printRows(
+  'worker threads allocating at once (order-0 pairs, each on its own CPU lists)',
+  ['threads', 'aggregate pairs per µs (median)', 'ratio to one'],
+  [
+    [1, (med(one) / 1000).toFixed(2), '1.00×'],
+    [2, (med(two) / 1000).toFixed(2), `${(med(two) / med(one)).toFixed(2)}×`],
+  ],
+);
+
+// ---- 4. page metadata
+const sectionPages = (128 << 20) / PAGE_SIZE;
+const perPage = (memmapPagesFor(sectionPages) * PAGE_SIZE) / sectionPages;
+printRows(
+  'page metadata',
+  ['what', 'bytes per 4 KiB page'],
+  [
+    ['struct page (kern)', PAGE_STRUCT_SIZE],
+    ['struct page + usemap + section header, 128M section, whole pages', perPage.toFixed(2)],
+    ['struct page (Linux x86_64)', 64],
+  ],
+);
+printEnv();
