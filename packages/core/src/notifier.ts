@@ -30,7 +30,7 @@ export interface NotifierBlock<T> {
 }
 
 /**
- * What {@link NotifierChain.call} did.
+ * What {@link NotifierChain.callChain} did.
  * @see kernel/notifier.c: notifier_call_chain (its `nr_calls`)
  */
 export interface NotifierCallResult {

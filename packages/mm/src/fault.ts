@@ -40,7 +40,7 @@
 
 import { KernelError } from '@kern/core';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO } from './gfp.js';
-import { P_MAPPING, P_REFCOUNT } from './layout.js';
+import { LRU_ACTIVE_ANON, P_MAPPING, P_REFCOUNT } from './layout.js';
 import { mappingIsAnon } from './mapping.js';
 import type { Memory } from './memory.js';
 import type { Mm, Vma } from './mmap.js';
@@ -52,6 +52,7 @@ import {
   pageAddRmap,
   pageRemoveRmap,
 } from './rmap.js';
+import { lruAdd, putLruPage } from './swap.js';
 
 // ---------------------------------------------------------------- VMA flags
 
@@ -350,7 +351,10 @@ function allocUserPage(mm: Mm, addr: number, zero: boolean): number {
   return pfn;
 }
 
-/** Maps a freshly allocated anonymous page (reference from the allocation) at a slot. */
+/**
+ * Maps a freshly allocated anonymous page (the allocation's reference becomes the
+ * entry's) and puts it on the active anon LRU (`folio_add_lru_vma`).
+ */
 function mapNewAnonPage(
   mm: Mm,
   vma: Vma,
@@ -363,8 +367,8 @@ function mapNewAnonPage(
   const av = anonVmaPrepare(mm, vma);
   pageAddNewAnonRmap(mm.mem, pfn, av, linearPageIndex(vma, addr));
   mm.rssAnon++;
+  lruAdd(mm.mem, pfn, LRU_ACTIVE_ANON);
   setEntry(a, w, pfn, flags);
-  mm.onAnonPageAdded?.(pfn);
 }
 
 /** `file.faultPage`, counting the fault as major when the page cache had to read it in. */
@@ -385,10 +389,10 @@ function faultFilePage(mm: Mm, vma: Vma, addr: number, index: number): number {
 }
 
 /**
- * Drops what one leaf entry held on its page: rss, mapcount and the entry's reference.
- * A dirty entry of a shared file mapping passes its dirtiness to the page
- * (`zap_present_ptes`). The caller has already cleared or repointed the entry.
- * Calls `mm.onAnonPageFreeing` before the put that frees an anonymous page.
+ * Drops what one leaf entry held on its page: rss, mapcount and the entry's reference
+ * (through `putLruPage`, so a page whose last reference this was leaves its LRU list
+ * and is freed). A dirty entry of a shared file mapping passes its dirtiness to the
+ * page (`zap_present_ptes`). The caller has already cleared or repointed the entry.
  * @see mm/memory.c: zap_present_folio_ptes
  */
 export function releaseEntryPage(mm: Mm, vma: Vma, lo: number, hi: number): void {
@@ -401,8 +405,7 @@ export function releaseEntryPage(mm: Mm, vma: Vma, lo: number, hi: number): void
   if (anon) mm.rssAnon--;
   else mm.rssFile--;
   pageRemoveRmap(mem, pfn);
-  if (anon && mem.pageField(pfn, P_REFCOUNT) === 1) mm.onAnonPageFreeing?.(pfn);
-  mem.putPage(pfn);
+  putLruPage(mem, pfn);
 }
 
 // ---------------------------------------------------------------- faults
@@ -495,7 +498,7 @@ function doFileFault(
       throw e;
     }
     mem.pageBytes(copy).set(mem.pageBytes(pfn));
-    mem.putPage(pfn);
+    putLruPage(mem, pfn);
     mapNewAnonPage(
       mm,
       vma,
@@ -511,7 +514,7 @@ function doFileFault(
   try {
     file.pageMkwrite(pfn, index);
   } catch (e) {
-    mem.putPage(pfn);
+    putLruPage(mem, pfn);
     throw e;
   }
   pageAddRmap(mem, pfn);

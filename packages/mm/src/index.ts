@@ -101,3 +101,14 @@ export type {
 } from './slab.js';
 export { MappingRegistry, mappingIsAnon } from './mapping.js';
 export type { FileBacking, MappingOps, RmapVma } from './mapping.js';
+export { migratePages } from './migrate.js';
+export type { MigrateFailure, MigrateOptions, MigrateResult } from './migrate.js';
+export {
+  firstUnmovablePage,
+  isSectionMemmap,
+  offlineIsolatedPages,
+  startIsolatePageRange,
+  testPagesIsolated,
+  undoIsolatePageRange,
+} from './page-isolation.js';
+export type { IsolateOptions } from './page-isolation.js';

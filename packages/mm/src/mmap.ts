@@ -118,6 +118,9 @@ export const DEFAULT_MAX_MAP_COUNT = 65530;
 /** Minimum gap between mmap_base and the stack top. @see arch/x86/mm/mmap.c: mmap_base */
 const MMAP_MIN_GAP = 128 * 1024 * 1024;
 
+/** P_INDEX is 32 bits: page indices compare modulo this, and a VMA spans fewer pages. */
+const INDEX_SPAN = 2 ** 32;
+
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const isPageAligned = (n: number): boolean => n % PAGE_SIZE === 0;
 const pageAlign = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
@@ -165,10 +168,15 @@ export class Vma implements RmapVma {
     return (this.end - this.start) / PAGE_SIZE;
   }
 
-  /** The address at which this VMA would map page `index` of its owner, or null if outside it (`vma_address`). */
+  /**
+   * The address at which this VMA would map page `index` of its owner, or null if
+   * outside it (`vma_address`). Indices compare modulo 2^32, the width of P_INDEX (see
+   * rmap.ts); a VMA spans fewer than 2^32 pages, so at most one address matches.
+   */
   addressOf(index: number): number | null {
-    const off = index - this.pgoff;
-    if (!Number.isInteger(off) || off < 0 || off >= this.pages) return null;
+    if (!Number.isInteger(index)) return null;
+    const off = (((index - this.pgoff) % INDEX_SPAN) + INDEX_SPAN) % INDEX_SPAN;
+    if (off >= this.pages) return null;
     return this.start + off * PAGE_SIZE;
   }
 
@@ -207,7 +215,7 @@ export class Vma implements RmapVma {
     if (Atomics.add(na, ni + P_MAPCOUNT, 1) === -1)
       mem.modNodeState(mem.pageToNid(newPfn), anon ? 'nr_anon_pages' : 'nr_mapped', 1);
     setEntry(a, w, newPfn, lo);
-    pageRemoveRmap(mem, oldPfn, false);
+    pageRemoveRmap(mem, oldPfn);
     mem.putPage(oldPfn);
     return 1;
   }
@@ -271,16 +279,6 @@ export interface MmOptions {
   zeroPage?: boolean;
   /** A zero page the caller owns (one per machine, say); the mm takes a reference. Default: allocated on first use and shared with forked children. */
   zeroPfn?: number;
-  /**
-   * Called after a new anonymous page is mapped: where it goes on the LRU
-   * (`folio_add_lru_vma`: `lruAdd(mem, pfn, LRU_ACTIVE_ANON)`).
-   */
-  onAnonPageAdded?: (pfn: number) => void;
-  /**
-   * Called before the put that frees an anonymous page (its last mapping and reference
-   * going): where it comes off the LRU, since a page still PG_lru cannot be freed.
-   */
-  onAnonPageFreeing?: (pfn: number) => void;
 }
 
 /** Arguments of {@link Mm.mmap}, as the mmap system call takes them. */
@@ -349,10 +347,6 @@ export class Mm {
   readonly maxMapCount: number;
   /** Whether anonymous read faults map the zero page. */
   readonly useZeroPage: boolean;
-  /** See {@link MmOptions.onAnonPageAdded}. */
-  readonly onAnonPageAdded: ((pfn: number) => void) | undefined;
-  /** See {@link MmOptions.onAnonPageFreeing}. */
-  readonly onAnonPageFreeing: ((pfn: number) => void) | undefined;
   /** Resident anonymous pages (`MM_ANONPAGES`). */
   rssAnon = 0;
   /** Resident file pages (`MM_FILEPAGES`). */
@@ -390,8 +384,6 @@ export class Mm {
     this.stackLimit = opts.stackLimit ?? STACK_LIMIT;
     this.maxMapCount = opts.maxMapCount ?? DEFAULT_MAX_MAP_COUNT;
     this.useZeroPage = opts.zeroPage ?? true;
-    this.onAnonPageAdded = opts.onAnonPageAdded;
-    this.onAnonPageFreeing = opts.onAnonPageFreeing;
     for (const [name, v] of [
       ['taskSize', this.taskSize],
       ['stackTop', this.stackTop],
@@ -495,6 +487,7 @@ export class Mm {
       a.flags === b.flags &&
       a.file === b.file &&
       a.pgoff + a.pages === b.pgoff &&
+      a.pages + b.pages < INDEX_SPAN &&
       (a.anonVma === b.anonVma || !a.anonVma || !b.anonVma)
     );
   }
@@ -573,6 +566,11 @@ export class Mm {
     const len = pageAlign(length);
     if (len > this.taskSize)
       throw new KernelError('ENOMEM', `mmap length ${hex(length)} exceeds the address space`);
+    if (len / PAGE_SIZE >= INDEX_SPAN)
+      throw new KernelError(
+        'ENOMEM',
+        `mmap length ${hex(length)}: a VMA spans fewer than 2^32 pages (16 TiB), the reach of a 32-bit page index`,
+      );
     if (!anon && offset / PAGE_SIZE + len / PAGE_SIZE > 2 ** 52)
       throw new KernelError('EOVERFLOW', `mmap offset ${hex(offset)} + length ${hex(len)} overflows`);
     if (this.vmaList.length >= this.maxMapCount)
@@ -998,8 +996,6 @@ export class Mm {
       maxMapCount: this.maxMapCount,
       zeroPage: this.useZeroPage,
       ...(this.zeroPfn >= 0 ? { zeroPfn: this.zeroPfn } : {}),
-      ...(this.onAnonPageAdded ? { onAnonPageAdded: this.onAnonPageAdded } : {}),
-      ...(this.onAnonPageFreeing ? { onAnonPageFreeing: this.onAnonPageFreeing } : {}),
     });
     try {
       for (const v of this.vmaList) {

@@ -6,7 +6,9 @@
  * created in (odd id, PAGE_MAPPING_ANON) and P_INDEX its linear page index in that VMA
  * (`vm_pgoff + (addr − vm_start) / PAGE_SIZE`), so migration can find every page-table
  * entry that maps it without scanning page tables: each VMA in the anon_vma computes the
- * one address the page can sit at.
+ * one address the page can sit at. P_INDEX is a 32-bit word while an anonymous VMA's
+ * pgoff is `addr / PAGE_SIZE` (up to 2^35), so the index is stored modulo 2^32 and VMAs
+ * compare it modulo 2^32; mmap keeps every VMA below 2^32 pages (16 TiB) so that is exact.
  *
  * kern keeps one flat set of VMAs per anon_vma. Linux chains a child's anon_vma to its
  * parent's after fork (`anon_vma_chain`) so a walk of a child-created page skips the
@@ -93,9 +95,9 @@ export class AnonVma implements MappingOps {
 
   /**
    * Removes a VMA (`unlink_anon_vmas`); the last one out unregisters the anon_vma, as
-   * `put_anon_vma` frees it. By then no page names it: every page still mapped is mapped
-   * through one of its VMAs, and unmapped pages had P_MAPPING cleared (see
-   * {@link pageRemoveRmap}).
+   * `put_anon_vma` frees it. A page still naming it then has no mapping left (its last
+   * holder frees it with `putLruPage`); registry ids are never reused, so a lookup of
+   * its P_MAPPING finds nothing rather than a stranger.
    */
   unlink(vma: RmapVma): void {
     this.vmas.delete(vma);
@@ -167,17 +169,13 @@ export function pageAddRmap(mem: Memory, pfn: number): void {
 /**
  * A page-table entry stopped mapping a page (`folio_remove_rmap_pte`): mapcount − 1, and
  * the last unmap uncounts it from `nr_anon_pages` or `nr_mapped`. Returns true if that was
- * the last mapping. Does not drop the entry's reference (the caller does, after this).
- *
- * Unlike Linux, the last unmap of an anonymous page clears P_MAPPING when `clearAnon`
- * is set (the default): kern's allocator rejects a freed page whose mapping is set (Linux
- * clears it in `free_pages_prepare`), and nobody can reach an unmapped anonymous page
- * through its anon_vma anyway. Migration passes `clearAnon = false` since it hands the
- * struct page fields over itself.
+ * the last mapping. Does not drop the entry's reference: the caller does, after this,
+ * with swap.ts's `putLruPage`, which takes a page whose last reference goes off its LRU
+ * list and clears an anonymous P_MAPPING (as `free_pages_prepare` does).
  * @throws KernelError EINVAL if the page was not mapped (a bug; reported as bad_page).
  * @see mm/rmap.c: folio_remove_rmap_pte
  */
-export function pageRemoveRmap(mem: Memory, pfn: number, clearAnon = true): boolean {
+export function pageRemoveRmap(mem: Memory, pfn: number): boolean {
   const [a, i] = mem.pageWords(pfn);
   const was = Atomics.sub(a, i + P_MAPCOUNT, 1);
   if (was < 0) {
@@ -191,10 +189,6 @@ export function pageRemoveRmap(mem: Memory, pfn: number, clearAnon = true): bool
   if (was !== 0) return false;
   const anon = mappingIsAnon(a[i + P_MAPPING]! >>> 0);
   mem.modNodeState(mem.pageToNid(pfn), anon ? 'nr_anon_pages' : 'nr_mapped', -1);
-  if (anon && clearAnon) {
-    a[i + P_MAPPING] = 0;
-    mem.clearPageFlag(pfn, PG_swapbacked);
-  }
   return true;
 }
 
