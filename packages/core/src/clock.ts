@@ -106,7 +106,8 @@ export class VirtualClock implements Clock {
   }
 
   /**
-   * Re-arms a timer to fire `delayNs` from now (`mod_timer`); returns whether it was pending.
+   * Re-arms a timer to fire `delayNs` from now (`mod_timer`); returns the new timer (the
+   * old handle stays cancelled).
    * @throws KernelError EINVAL on a negative or non-finite delay.
    * @see kernel/time/timer.c: mod_timer
    */
@@ -147,7 +148,8 @@ export class VirtualClock implements Clock {
       t.pending = false;
       t.fn();
     }
-    this.now = targetNs;
+    // A timer that advanced the clock further itself must not move it back.
+    this.now = Math.max(this.now, targetNs);
   }
 
   /**

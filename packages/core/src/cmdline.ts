@@ -1,7 +1,7 @@
 /**
  * Sizes and the boot command line.
  *
- * @see lib/cmdline.c (memparse, next_arg), init/main.c (parse_args, unknown_bootoption),
+ * @see lib/cmdline.c (memparse, next_arg), init/main.c (unknown_bootoption), kernel/params.c (parse_args),
  *      kernel/crash_reserve.c (parse_crashkernel), Documentation/admin-guide/kernel-parameters.txt
  */
 
@@ -156,6 +156,8 @@ export function parseCrashkernel(value: string): CrashkernelSpec {
  */
 export function formatCrashkernel(spec: CrashkernelSpec): string {
   const off = spec.offset === undefined ? '' : `@${formatMemSize(spec.offset)}`;
+  if (spec.kind === 'fixed' && spec.offset !== undefined && spec.placement)
+    throw new KernelError('EINVAL', 'crashkernel: an offset and ,high/,low cannot be combined');
   if (spec.kind === 'fixed')
     return `${formatMemSize(spec.size)}${off}${spec.placement ? `,${spec.placement}` : ''}`;
   const ranges = spec.ranges
@@ -185,7 +187,7 @@ export function resolveCrashkernel(
       (r) => systemRam >= r.start && (r.end === undefined || systemRam < r.end),
     )?.size;
   if (size === undefined) return null;
-  if (size >= systemRam) return null; // Linux: "crashkernel: memory value expected" / too large
+  if (size >= systemRam) return null; // a region as large as memory cannot be reserved
   return spec.offset === undefined ? { size } : { size, base: spec.offset };
 }
 
@@ -315,7 +317,7 @@ function parseNuma(value: string | undefined): NumaOption {
 /**
  * Parses a boot command line.
  * @throws KernelError EINVAL naming the parameter and value that are malformed.
- * @see init/main.c: parse_args, unknown_bootoption
+ * @see kernel/params.c: parse_args; init/main.c: unknown_bootoption
  */
 export function parseCmdline(line: string): BootParams {
   const words = splitCmdline(line);
@@ -325,7 +327,8 @@ export function parseCmdline(line: string): BootParams {
   const bp: BootParams = { params, unknown: [], initArgv: [], initEnvp: [] };
   for (const p of params) {
     const v = p.value;
-    switch (p.name) {
+    // Linux treats '-' and '_' in parameter names alike (parameq).
+    switch (p.name.replace(/-/g, '_')) {
       case 'mem':
         bp.mem = parseSize('mem', v);
         break;
@@ -358,7 +361,12 @@ export function parseCmdline(line: string): BootParams {
         bp.kernelcore = parseSize('kernelcore', v);
         break;
       case 'panic':
-        bp.panicTimeout = parseCount('panic', v, 0);
+        if (v === undefined || !/^-?\d+$/.test(v))
+          throw new KernelError(
+            'EINVAL',
+            `panic=${v ?? ''}: expected an integer (seconds; negative reboots at once)`,
+          );
+        bp.panicTimeout = Number(v);
         break;
       default:
         bp.unknown.push(p);

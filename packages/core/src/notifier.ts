@@ -30,7 +30,7 @@ export interface NotifierBlock<T> {
 }
 
 /**
- * What {@link NotifierChain.callChain} did.
+ * What {@link NotifierChain.call} did.
  * @see kernel/notifier.c: notifier_call_chain (its `nr_calls`)
  */
 export interface NotifierCallResult {
@@ -135,7 +135,8 @@ export class NotifierChain<T> {
     const { ret, nrCalls } = this.call(valUp, data);
     if (ret & NOTIFY_STOP_MASK) {
       this.call(valDown, data, nrCalls - 1);
-      return notifierToErrno(ret) ?? 'EINVAL';
+      // NOTIFY_STOP rolls back too, but carries no errno: the caller sees success, as in Linux.
+      return notifierToErrno(ret);
     }
     return null;
   }

@@ -329,6 +329,8 @@ export class PanicState {
 
   /** Whether a taint bit is set (`test_taint`). @see kernel/panic.c: test_taint */
   testTaint(flag: number): boolean {
+    if (!Number.isInteger(flag) || flag < 0 || flag >= TAINT_FLAGS_COUNT)
+      throw new KernelError('EINVAL', `taint flag ${flag} is not 0..${TAINT_FLAGS_COUNT - 1}`);
     return (this.taintMaskBits & (1 << flag)) !== 0;
   }
 

@@ -57,7 +57,7 @@
  *
  * @see kernel/printk/printk.c (v5.9): log_store, log_make_free_space, logbuf_has_space,
  *      log_next, msg_print_text, msg_print_ext_header, msg_print_ext_body, print_time
- * @see kernel/crash_core.c: log_buf_vmcoreinfo_setup (what kdump exports of it)
+ * @see kernel/printk/printk.c: log_buf_vmcoreinfo_setup (what kdump exports of it)
  */
 
 import type { Clock } from './clock.js';
@@ -710,7 +710,13 @@ export class Printk {
         callerId,
         text: decoder.decode(text8),
       };
-      for (const line of dmesgLines(rec)) this.console(line);
+      for (const line of dmesgLines(rec)) {
+        try {
+          this.console(line);
+        } catch {
+          // A console that fails must not stop the log (nor a panic printing through it).
+        }
+      }
     }
     return seq === null ? 0 : text8.length;
   }

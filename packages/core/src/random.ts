@@ -47,8 +47,10 @@ function splitmix32(x: number): () => number {
 export function createRng(seed: number): Rng {
   if (!Number.isSafeInteger(seed))
     throw new KernelError('EINVAL', `random seed ${seed} is not a safe integer`);
-  const sm = splitmix32((seed ^ Math.floor(seed / 0x1_0000_0000)) >>> 0);
-  const s = new Uint32Array([sm(), sm(), sm(), sm()]);
+  // Both 32-bit halves of the seed feed the state, so no two safe integers collide.
+  const lo = splitmix32(seed >>> 0);
+  const hi = splitmix32((Math.floor(seed / 0x1_0000_0000) ^ 0x5bd1e995) >>> 0);
+  const s = new Uint32Array([lo() ^ hi(), lo() ^ hi(), lo() ^ hi(), lo() ^ hi()]);
   if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1;
   const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0;
   const nextU32 = (): number => {
@@ -77,7 +79,11 @@ export function createRng(seed: number): Rng {
           if (x < limit) return x % n;
         }
       }
-      return Math.floor(((nextU32() * 0x1_0000_0000 + nextU32()) / 2 ** 64) * n);
+      // 64 random bits scaled; rounding can reach n itself, so draw again then.
+      for (;;) {
+        const x = Math.floor(((nextU32() * 0x1_0000_0000 + nextU32()) / 2 ** 64) * n);
+        if (x < n) return x;
+      }
     },
     fill(bytes) {
       let i = 0;

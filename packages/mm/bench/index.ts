@@ -105,7 +105,6 @@ const churnRows: (string | number)[][] = [];
 for (const grouped of [true, false]) {
   const times: number[] = [];
   let frag = fragmentation(createMemory({ size: '128M', sectionSize: '128M', smp: false }));
-  let ops = 0;
   for (let r = 0; r < (quick ? 1 : 5); r++) {
     const mem = createMemory({
       size: '128M',
@@ -114,7 +113,7 @@ for (const grouped of [true, false]) {
       smp: false,
     });
     const t0 = performance.now();
-    ops = mixedChurn(mem, 7 + r, quick ? 2000 : 150_000).ops;
+    const { ops } = mixedChurn(mem, 7 + r, quick ? 2000 : 150_000);
     times.push(((performance.now() - t0) * 1e6) / ops);
     frag = fragmentation(mem, 9);
   }
