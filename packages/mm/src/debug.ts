@@ -45,6 +45,7 @@ import {
   ZONES_PGSHIFT,
 } from './page-flags.js';
 import { MEMMAP_WORD } from './sparse.js';
+import { verifyLru } from './swap.js';
 
 /** A `struct page` decoded from raw bytes. */
 export interface StructPage {
@@ -114,7 +115,8 @@ export interface MemoryReport {
  * links are consistent in both directions, every free block is aligned, marked
  * PG_buddy with its order, in its list's zone and counted once; the counters match the
  * lists; every page is exactly one of free, on a per-CPU list, allocated, reserved or
- * bad. Takes no locks: call it when no other thread is allocating.
+ * bad; and the LRU lists agree with their counts and page flags (`verifyLru`). Takes no
+ * locks: call it when no other thread is allocating.
  */
 export function verifyMemory(mem: Memory): MemoryReport {
   const errors: string[] = [];
@@ -266,5 +268,6 @@ export function verifyMemory(mem: Memory): MemoryReport {
       if (ref < 0) err(`page ${hex(pfn)} has negative refcount ${ref}`);
     }
   }
+  for (const e of verifyLru(mem)) err(e);
   return { total, buddy, pcp, allocated, reserved, bad, other, uncoalesced, errors };
 }

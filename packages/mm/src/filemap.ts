@@ -65,11 +65,11 @@ import {
   rotateReclaimable,
 } from './swap.js';
 
-/** Tag of dirty pages (`PAGECACHE_TAG_DIRTY`). */
+/** Tag of dirty pages. @see include/linux/fs.h: PAGECACHE_TAG_DIRTY */
 export const PAGECACHE_TAG_DIRTY = 0;
-/** Tag of pages under writeback (`PAGECACHE_TAG_WRITEBACK`). */
+/** Tag of pages under writeback. @see include/linux/fs.h: PAGECACHE_TAG_WRITEBACK */
 export const PAGECACHE_TAG_WRITEBACK = 1;
-/** A page-cache tag. */
+/** A page-cache tag (an xarray mark of `i_pages`). @see include/linux/xarray.h: xa_mark_t */
 export type PagecacheTag = typeof PAGECACHE_TAG_DIRTY | typeof PAGECACHE_TAG_WRITEBACK;
 
 /** Largest page index (P_INDEX is a 32-bit word). */
@@ -86,12 +86,14 @@ const UPTODATE = 1 << PG_uptodate;
  * Fills a new page with the file's bytes at `index` (`read_folio`). The page arrives
  * zeroed; a short read leaves zeros. May throw (KernelError EIO): the page is dropped
  * and the error passed on.
+ * @see include/linux/fs.h: address_space_operations.read_folio
  */
 export type ReadPageFn = (index: number, bytes: Uint8Array) => void;
 
 /**
  * Writes a page's bytes to the backing store (`writepage`); `bytes` is a view of the
  * page, valid only during the call. May throw (KernelError EIO): the page stays dirty.
+ * @see include/linux/fs.h: address_space_operations.writepage
  */
 export type WritePageFn = (index: number, bytes: Uint8Array) => void;
 
@@ -100,10 +102,11 @@ export type WritePageFn = (index: number, bytes: Uint8Array) => void;
  * writable. It must call `next()` — which checks the page is still in the file (EAGAIN
  * if not) and marks it dirty — or throw; it may wrap `next` (fsfreeze:
  * `sbStartPagefault(); try { next(); } finally { sbEndPagefault(); }`).
+ * @see mm/filemap.c: filemap_page_mkwrite
  */
 export type PageMkwriteFn = (pfn: number, index: number, next: () => void) => void;
 
-/** How to make an AddressSpace. */
+/** How to make an AddressSpace. @see include/linux/fs.h: struct address_space_operations */
 export interface AddressSpaceOptions {
   /** Reads a page in; without it new pages are zero-filled (a file with no backing store, as ramfs). */
   readPage?: ReadPageFn;
@@ -117,7 +120,7 @@ export interface AddressSpaceOptions {
   gfp?: number;
 }
 
-/** What `writebackPages` should write. */
+/** What `writebackPages` should write. @see include/linux/writeback.h: struct writeback_control */
 export interface WritebackControl {
   /** At most this many pages (`nr_to_write`); default all. */
   max?: number;
@@ -291,7 +294,7 @@ export function createAddressSpace(mem: Memory, opts: AddressSpaceOptions = {}):
   return new AddressSpaceImpl(mem, opts);
 }
 
-/** Whether a page owner is a page cache made by {@link createAddressSpace}. */
+/** Whether a page owner is a page cache made by {@link createAddressSpace}. @see include/linux/pagemap.h: folio_mapping */
 export function isAddressSpace(ops: MappingOps | undefined): ops is AddressSpace {
   return ops instanceof AddressSpaceImpl;
 }

@@ -112,3 +112,54 @@ export {
   undoIsolatePageRange,
 } from './page-isolation.js';
 export type { IsolateOptions } from './page-isolation.js';
+export {
+  PAGECACHE_TAG_DIRTY,
+  PAGECACHE_TAG_WRITEBACK,
+  createAddressSpace,
+  isAddressSpace,
+} from './filemap.js';
+export type {
+  AddressSpace,
+  AddressSpaceOptions,
+  PageMkwriteFn,
+  PagecacheTag,
+  ReadPageFn,
+  RmapVmaWrprotect,
+  WritePageFn,
+  WritebackControl,
+} from './filemap.js';
+export {
+  activatePage,
+  deactivatePage,
+  isolateLruPage,
+  isolateLruPages,
+  lruAdd,
+  lruAddPage,
+  lruCount,
+  lruDel,
+  lruListPages,
+  lruNames,
+  markPageAccessed,
+  pageLruList,
+  putLruPage,
+  putbackLruPage,
+  rotateReclaimable,
+  verifyLru,
+} from './swap.js';
+export {
+  DEFAULT_SEEKS,
+  DEF_PRIORITY,
+  SHRINK_BATCH,
+  SHRINK_STOP,
+  SWAP_CLUSTER_MAX,
+  createPageReclaim,
+} from './vmscan.js';
+export type { PageReclaim, PageReclaimOptions, ReclaimDebugBreak, Shrinker } from './vmscan.js';
+export {
+  LRU_ACTIVE_ANON,
+  LRU_ACTIVE_FILE,
+  LRU_INACTIVE_ANON,
+  LRU_INACTIVE_FILE,
+  LRU_UNEVICTABLE,
+  NR_LRU_LISTS,
+} from './layout.js';

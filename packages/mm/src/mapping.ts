@@ -35,8 +35,10 @@ export interface MappingOps {
   migratePage(oldPfn: number, newPfn: number, index: number): boolean;
   /**
    * Drops the page from the owner if it is clean and unmapped-or-unmappable (reclaim:
-   * `__remove_mapping` after `try_to_unmap`). Returns true if the owner let go of it
-   * (its references dropped); the caller frees it when the refcount reaches zero.
+   * `__remove_mapping` after `try_to_unmap`). The caller holds one reference of its own
+   * (the isolation reference), so the owner lets go only when the refcount is exactly
+   * that plus its own. Returns true if the owner let go of it (its references dropped);
+   * the caller frees it by dropping its reference.
    */
   releasePage?(pfn: number, index: number): boolean;
 }
@@ -83,6 +85,12 @@ export interface RmapVma {
   remapPage(index: number, oldPfn: number, newPfn: number): number;
   /** If this VMA maps `pfn` at `index`, clears that entry (dropping its reference and mapcount). Returns entries cleared. */
   unmapPage(index: number, pfn: number): number;
+  /**
+   * If this VMA maps `pfn` at `index` writable, makes the entry read-only so the next
+   * store faults into `pageMkwrite` again (writeback: `folio_mkclean`). Returns whether
+   * an entry was changed. Optional: without it, writeback unmaps the page instead.
+   */
+  wrprotectPage?(index: number, pfn: number): boolean;
 }
 
 /**

@@ -140,7 +140,7 @@ export interface Reclaimer {
    * Tries to free about `nrPages` pages (preferring `nid` when given); returns how many
    * pages it freed. Called with no allocator lock held; may free pages itself.
    */
-  reclaim(nrPages: number, gfp: number, nid: number | undefined): number;
+  reclaim(nrPages: number, gfp: number, nid: number | undefined, kswapd?: boolean): number;
 }
 
 /** A view of one zone's words in shared memory. */
@@ -309,7 +309,10 @@ export class Memory {
 
   set cpu(cpu: number) {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus)
-      throw new KernelError('EINVAL', `cpu ${cpu} is out of range (machine has ${this.nrCpus} CPUs)`);
+      throw new KernelError(
+        'EINVAL',
+        `cpu ${cpu} is out of range (machine has ${this.nrCpus} CPUs)`,
+      );
     this.cpuNr = cpu;
     this.cpuEvOff = cpuEventsBase(cpu);
   }
@@ -342,6 +345,19 @@ export class Memory {
         `pfn 0x${pfn.toString(16)} is not in any present memory section`,
       );
     return s;
+  }
+
+  /**
+   * The words of `pfn`'s section, for hot paths: fields are at `pageIndex(pfn) + P_*`.
+   * Unchecked: the PFN must be valid (see {@link Memory.pfnValid}).
+   */
+  pageArray(pfn: number): Int32Array {
+    return this.secI32[pfn >>> this.sectionShift]!;
+  }
+
+  /** Index of `pfn`'s struct page in {@link Memory.pageArray}. */
+  pageIndex(pfn: number): number {
+    return MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
   }
 
   /** The words array and index of `pfn`'s struct page: `[arr, idx]` with fields at idx + P_*. */
@@ -1381,7 +1397,7 @@ export class Memory {
       }
       if (need <= 0) break;
       let got = 0;
-      for (const r of this.reclaimers) got += r.reclaim(need, GFP_KERNEL, nid);
+      for (const r of this.reclaimers) got += r.reclaim(need, GFP_KERNEL, nid, true);
       total += got;
       if (!got) break;
     }
@@ -1454,7 +1470,8 @@ export class Memory {
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order))
       throw new KernelError('EINVAL', `free of order ${order}: orders are 0..${MAX_PAGE_ORDER}`);
     const a = pfn >= 0 && (pfn | 0) === pfn ? this.secI32[pfn >>> this.sectionShift] : undefined;
-    if (!a) throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
+    if (!a)
+      throw new KernelError('EINVAL', `free of pfn ${pfn}: not in any present memory section`);
     if (pfn & ((1 << order) - 1))
       throw new KernelError(
         'EINVAL',
@@ -1544,7 +1561,10 @@ export class Memory {
     const pa0 = this.secI32[pfn >>> this.sectionShift]!;
     const f = pa0[MEMMAP_WORD + ((pfn & this.sectionMask) << 3) + P_FLAGS]!;
     const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
-    const mt = this.sections[pfn >>> this.sectionShift]!.usemap[(pfn & this.sectionMask) >>> pageblock_order]!;
+    const mt =
+      this.sections[pfn >>> this.sectionShift]!.usemap[
+        (pfn & this.sectionMask) >>> pageblock_order
+      ]!;
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = this.nodeBase[z.nid]! + pcpBase(this.cpuNr, z.zid);

@@ -86,7 +86,7 @@ const LRU_NODE_STAT: readonly number[] = (
   ] as const satisfies readonly NodeStatItem[]
 ).map((n) => NODE_STAT[n]);
 
-/** Names of the LRU lists (`/proc/zoneinfo`, messages). */
+/** Names of the LRU lists, by `enum lru_list` value. @see include/linux/mmzone.h: enum lru_list */
 export const lruNames: readonly string[] = [
   'inactive_anon',
   'active_anon',
@@ -112,7 +112,7 @@ export function pageWordArray(mem: Memory, pfn: number): Int32Array {
   return s.i32;
 }
 
-/** Word index of `pfn`'s struct page inside {@link pageWordArray}. @internal */
+/** Word index of `pfn`'s struct page inside {@link pageWordArray}. @internal @see include/linux/mm_types.h: struct page */
 export function pageWordIndex(mem: Memory, pfn: number): number {
   return MEMMAP_WORD + (pfn & mem.sectionMask) * PAGE_WORDS;
 }
@@ -536,7 +536,7 @@ export function putLruPage(mem: Memory, pfn: number): void {
   else mem.putPage(pfn);
 }
 
-/** Pages on a node's LRU list (N_LRU_NR). */
+/** Pages on a node's LRU list (N_LRU_NR). @throws KernelError EINVAL for an unknown list. @see include/linux/mm_inline.h: lruvec_lru_size */
 export function lruCount(mem: Memory, nid: number, list: number): number {
   checkList(list);
   return mem.nodeArr[nid]![mem.nodeBase[nid]! + N_LRU_NR + list]!;
@@ -545,6 +545,8 @@ export function lruCount(mem: Memory, nid: number, list: number): number {
 /**
  * The PFNs on a node's LRU list from head (newest) to tail (next to be scanned). For
  * tests and debugging; takes the LRU lock.
+ * @throws KernelError EINVAL for an unknown list.
+ * @see include/linux/mmzone.h: struct lruvec
  */
 export function lruListPages(mem: Memory, nid: number, list: number): number[] {
   checkList(list);

@@ -10,20 +10,28 @@
  * kern has no swap device, so anonymous pages cannot be reclaimed, as in Linux
  * without swap (`can_reclaim_anon_pages` false).
  *
- * What happens to an inactive file page at the tail (`shrink_folio_list`):
+ * What happens to an inactive file page at the tail (`shrink_folio_list`,
+ * `folio_check_references`):
  * - locked or under writeback: kept (PG_reclaim set on writeback so it rotates to the
  *   tail when writeback ends);
  * - owner not a page cache of this thread (`mem.mappings`): kept;
- * - PG_referenced: cleared; a mapped page is activated, an unmapped one kept at the head
- *   of the inactive list (second chance — kern has no accessed bits in page tables, so
- *   PG_referenced is the only sign of use);
- * - dirty: PG_reclaim set; if the GFP mask allows __GFP_IO and __GFP_FS the page is
- *   written back at once (`pageout`; writes are synchronous, so it is then clean and
- *   reclaimed in the same pass, as Linux does after a synchronous write); otherwise
- *   kept, and it rotates to the tail when the flusher (`writebackPages`) has cleaned it;
+ * - PG_referenced is cleared and read: kern has no accessed bits in page tables, so it
+ *   stands for every recent use. A referenced mapped page is activated (its second
+ *   chance); a referenced unmapped page is reclaimed if clean (FOLIOREF_RECLAIM_CLEAN —
+ *   a page cache page earns the active list by a second access, `markPageAccessed`);
+ * - dirty: PG_reclaim set. If it was referenced it is kept for the flusher. Otherwise,
+ *   if the GFP mask allows __GFP_IO and __GFP_FS, it is written back at once
+ *   (`pageout`; writes are synchronous, so it is then clean and reclaimed in the same
+ *   pass, as Linux does after a synchronous write); else kept, and it rotates to the
+ *   tail when the flusher (`writebackPages`) has cleaned it. (Linux leaves file pageout
+ *   to the flusher threads except in kswapd under heavy dirty pressure; kern has no
+ *   flusher thread of its own, so reclaim that may do I/O writes.)
  * - clean: the owner's `releasePage` unmaps it from every VMA and drops it if nobody
  *   else holds a reference; the page is then freed. If it is still mapped it is
  *   activated, if others hold references kept.
+ *
+ * On the active list a page referenced since it was activated goes round once more
+ * (cleared, back to the head); the others move to the inactive list.
  *
  * Reclaim does not recurse: an allocation made while reclaiming (inside a writePage,
  * say) does not reclaim again, as PF_MEMALLOC prevents in Linux.
@@ -54,15 +62,15 @@ import {
 } from './page-flags.js';
 import { isolateLruPages, lruCount, pageWordArray, pageWordIndex, putbackLruPage } from './swap.js';
 
-/** Highest (least urgent) scan priority: scan 1/4096 of each list (`DEF_PRIORITY`). */
+/** Highest (least urgent) scan priority: scan 1/4096 of each list. @see include/linux/mmzone.h: DEF_PRIORITY */
 export const DEF_PRIORITY = 12;
-/** Pages isolated and scanned per batch (`SWAP_CLUSTER_MAX`). */
+/** Pages isolated and scanned per batch. @see include/linux/swap.h: SWAP_CLUSTER_MAX */
 export const SWAP_CLUSTER_MAX = 32;
-/** What a shrinker's `scan` returns to say it cannot make progress now. */
+/** What a shrinker's `scan` returns to say it cannot make progress now. @see include/linux/shrinker.h: SHRINK_STOP */
 export const SHRINK_STOP = -1;
-/** Default cost of recreating a shrinker's object (`DEFAULT_SEEKS`). */
+/** Default cost of recreating a shrinker's object. @see include/linux/shrinker.h: DEFAULT_SEEKS */
 export const DEFAULT_SEEKS = 2;
-/** Default objects per `scan` call (`SHRINK_BATCH`). */
+/** Default objects per `scan` call. @see mm/shrinker.c: SHRINK_BATCH */
 export const SHRINK_BATCH = 128;
 
 const ACTIVE = 1 << PG_active;
@@ -94,10 +102,10 @@ export interface Shrinker {
   readonly batch?: number;
 }
 
-/** A deliberately broken mode for negative-control tests; never set otherwise. */
+/** A deliberately broken mode for negative-control tests; never set otherwise. @see mm/vmscan.c: shrink_folio_list (the dirty check it skips) */
 export type ReclaimDebugBreak = 'none' | 'reclaim-dirty';
 
-/** How to make the page reclaimer. */
+/** How to make the page reclaimer. @see mm/vmscan.c: struct scan_control */
 export interface PageReclaimOptions {
   /**
    * 'reclaim-dirty' drops dirty page-cache pages without writing them back, losing their
@@ -106,7 +114,7 @@ export interface PageReclaimOptions {
   debugBreak?: ReclaimDebugBreak;
 }
 
-/** The page reclaimer of one machine, and its shrinkers. */
+/** The page reclaimer of one machine, and its shrinkers. @see mm/vmscan.c, mm/shrinker.c */
 export interface PageReclaim {
   /** The reclaimer registered in `mem.reclaimers` (name 'lru'). */
   readonly reclaimer: Reclaimer;
@@ -370,16 +378,18 @@ class PageReclaimImpl implements PageReclaim {
     }
     const owner = mem.mappings.lookup(a[i + P_MAPPING]! >>> 0);
     if (!owner || owner.anon || !owner.releasePage) return KEEP;
+    // folio_check_references: PG_referenced stands in for young page-table entries too.
     const mapped = a[i + P_MAPCOUNT]! >= 0;
-    if (f & REFERENCED) {
-      Atomics.and(a, i + P_FLAGS, ~REFERENCED);
-      return mapped ? ACTIVATE : KEEP;
-    }
+    const referenced = (f & REFERENCED) !== 0;
+    if (referenced) Atomics.and(a, i + P_FLAGS, ~REFERENCED);
+    if (referenced && mapped) return ACTIVATE;
     if (f & DIRTY) {
       if (this.debugBreak === 'reclaim-dirty') {
         if (isAddressSpace(owner)) owner.clearPageDirty(pfn);
       } else {
         Atomics.or(a, i + P_FLAGS, RECLAIM);
+        // FOLIOREF_RECLAIM_CLEAN: a recently used dirty page is left to the flusher.
+        if (referenced) return KEEP;
         const mayWrite = (gfp & (__GFP_IO | __GFP_FS)) === (__GFP_IO | __GFP_FS);
         if (!mayWrite || !isAddressSpace(owner) || !owner.writepage(pfn)) return KEEP;
       }

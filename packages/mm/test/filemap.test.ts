@@ -287,7 +287,9 @@ describe('page cache: dirty, tags and writeback', () => {
     expect(mem.nodeState('nr_writeback')).toBe(0);
     store.failWrite.clear();
     expect(as.syncAll()).toBe(1);
-    expect(store.pages.get(1)).toEqual(pattern(3 * PAGE_SIZE, 4).subarray(PAGE_SIZE, 2 * PAGE_SIZE));
+    expect(store.pages.get(1)).toEqual(
+      pattern(3 * PAGE_SIZE, 4).subarray(PAGE_SIZE, 2 * PAGE_SIZE),
+    );
     as.destroy();
   });
 
@@ -368,7 +370,9 @@ describe('page cache: removal', () => {
     expect(as.nrPages).toBe(3);
     expect(mem.nodeState('nr_dirty')).toBe(3);
     expect(mem.nodeState('nr_file_pages')).toBe(3);
-    expect(as.read(2 * PAGE_SIZE, PAGE_SIZE)).toEqual(data.subarray(2 * PAGE_SIZE, 2 * PAGE_SIZE + 100));
+    expect(as.read(2 * PAGE_SIZE, PAGE_SIZE)).toEqual(
+      data.subarray(2 * PAGE_SIZE, 2 * PAGE_SIZE + 100),
+    );
     // Extending again shows zeros where the old data was.
     as.write(4 * PAGE_SIZE, new Uint8Array([1]));
     const back = as.read(2 * PAGE_SIZE, 2 * PAGE_SIZE + 1);
