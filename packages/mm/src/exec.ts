@@ -28,8 +28,15 @@
  */
 
 import { KernelError, type RandomPool } from '@kern/core';
-import type { Mm } from './mmap.js';
-import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_PRIVATE, PROT_READ, PROT_WRITE } from './mmap.js';
+import {
+  type Mm,
+  MAP_ANONYMOUS,
+  MAP_FIXED_NOREPLACE,
+  MAP_GROWSDOWN,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+} from './mmap.js';
 import { PAGE_SIZE } from './mmzone.js';
 
 // ---------------------------------------------------------------- auxv types
@@ -106,7 +113,7 @@ const DEFAULT_HWCAP = 0x178bfbff;
 /** HWCAP2_FSGSBASE. @see arch/x86/include/uapi/asm/hwcap2.h */
 const DEFAULT_HWCAP2 = 0x2;
 
-/** Auxv type names (as `LD_SHOW_AUXV=1` prints them), for messages and tests. */
+/** Auxv type names (as `LD_SHOW_AUXV=1` prints them), for messages and tests. @see glibc elf/dl-sysdep.c: _dl_show_auxv */
 export const auxvNames: Readonly<Record<number, string>> = {
   [AT_NULL]: 'AT_NULL',
   [AT_IGNORE]: 'AT_IGNORE',
@@ -137,7 +144,7 @@ export const auxvNames: Readonly<Record<number, string>> = {
 
 // ---------------------------------------------------------------- options
 
-/** What the ELF loader learned from the program (a fake ELF description). */
+/** What the ELF loader learned from the program (a fake ELF description). @see fs/binfmt_elf.c: load_elf_binary */
 export interface ElfInfo {
   /** Address of the program headers in memory (AT_PHDR). */
   phdr: number;
@@ -153,10 +160,10 @@ export interface ElfInfo {
   flags?: number;
 }
 
-/** Where the 16 AT_RANDOM bytes come from: a {@link RandomPool} (seeded in simulation) or a function. */
+/** Where the 16 AT_RANDOM bytes come from: a {@link RandomPool} (seeded in simulation) or a function. @see drivers/char/random.c: get_random_bytes */
 export type RandomBytesSource = Pick<RandomPool, 'getRandomBytes'> | ((n: number) => Uint8Array);
 
-/** Arguments of {@link setupArgPages}. */
+/** Arguments of {@link setupArgPages}. @see include/linux/binfmts.h: struct linux_binprm */
 export interface ArgPagesOptions {
   /** Argument strings (argv[0] first). */
   argv: readonly string[];
@@ -194,7 +201,7 @@ export interface ArgPagesOptions {
   randomize?: boolean;
 }
 
-/** What {@link setupArgPages} built. */
+/** What {@link setupArgPages} built. @see fs/binfmt_elf.c: create_elf_tables */
 export interface ExecStack {
   /** The initial stack pointer: the address of argc, 16-byte aligned. */
   sp: number;
@@ -277,7 +284,7 @@ export function setupArgPages(mm: Mm, opts: ArgPagesOptions): ExecStack {
       strings += b.length;
     });
   // bprm_stack_limits: a quarter of RLIMIT_STACK (at most 3/4 of _STK_LIM, at least ARG_MAX).
-  const limit = Math.max(Math.min((8 * 1024 * 1024) / 4 * 3, mm.stackLimit / 4), ARG_MAX);
+  const limit = Math.max(Math.min(((8 * 1024 * 1024) / 4) * 3, mm.stackLimit / 4), ARG_MAX);
   const ptrs = (Math.max(argc, 1) + envc) * 8;
   if (ptrs + strings > limit)
     throw new KernelError(
@@ -384,6 +391,7 @@ export function procPidAuxv(mm: Mm): Uint8Array {
  * [type, value] pairs through AT_NULL (included).
  * @throws KernelError EINVAL (length not a multiple of 16, or no AT_NULL), EOVERFLOW (a
  *   value above 2^53, which a JS number cannot hold exactly).
+ * @see fs/proc/base.c: auxv_read, man 5 proc (/proc/pid/auxv)
  */
 export function parseAuxv(bytes: Uint8Array): [number, number][] {
   if (bytes.length % 16)
@@ -401,7 +409,7 @@ export function parseAuxv(bytes: Uint8Array): [number, number][] {
   throw new KernelError('EINVAL', `auxv of ${bytes.length} bytes has no AT_NULL`);
 }
 
-/** What a libc's `_start` finds on the initial stack. */
+/** What a libc's `_start` finds on the initial stack. @see System V AMD64 ABI §3.4.1 (Initial Stack and Register State) */
 export interface InitialStack {
   argc: number;
   argv: string[];
@@ -430,7 +438,7 @@ export function readInitialStack(mm: Mm, sp: number): InitialStack {
   const decoder = new TextDecoder();
   const str = (addr: number): string => {
     const parts: Uint8Array[] = [];
-    for (let at = addr, n = 0; n < MAX_ARG_STRLEN; ) {
+    for (let at = addr, n = 0; n < MAX_ARG_STRLEN;) {
       const chunk = mm.read(at, Math.min(PAGE_SIZE - (at % PAGE_SIZE), MAX_ARG_STRLEN - n));
       const z = chunk.indexOf(0);
       if (z >= 0) {

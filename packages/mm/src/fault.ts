@@ -97,7 +97,7 @@ export const _PAGE_SPECIAL = 0x200;
 export const _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
 /** Entries per table. @see arch/x86/include/asm/pgtable_64_types.h */
 export const PTRS_PER_TABLE = 512;
-/** Page-table levels (PGD, PUD, PMD, PTE). */
+/** Page-table levels (PGD, PUD, PMD, PTE). @see arch/x86/include/asm/pgtable_64_types.h */
 export const PGTABLE_LEVELS = 4;
 
 /** GFP for page-table pages (`GFP_PGTABLE_USER` less accounting). @see include/asm-generic/pgalloc.h */
@@ -108,17 +108,17 @@ const FLAGS_MASK = 0xfff;
 /** Bytes covered by one entry at each level: 512 GiB, 1 GiB, 2 MiB, 4 KiB. */
 const LEVEL_SPAN = [2 ** 39, 2 ** 30, 2 ** 21, 2 ** 12] as const;
 
-/** PFN held in an entry's two 32-bit words. */
+/** PFN held in an entry's two 32-bit words (`pte_pfn`). @see arch/x86/include/asm/pgtable.h */
 export function ptePfn(lo: number, hi: number): number {
   return (lo >>> 12) + hi * 2 ** PFN_LO_BITS;
 }
 
-/** Whether an entry maps a page (present or PROT_NONE: Linux's `pte_present`). */
+/** Whether an entry maps a page (present or PROT_NONE: Linux's `pte_present`). @see arch/x86/include/asm/pgtable.h */
 export function pteMapped(lo: number): boolean {
   return (lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
 }
 
-/** A leaf entry as {@link PageTable.read} decodes it. */
+/** A leaf entry as {@link PageTable.read} decodes it. @see arch/x86/include/asm/pgtable_types.h */
 export interface Pte {
   /** The mapped page. */
   pfn: number;
@@ -235,8 +235,7 @@ export class PageTable {
       if (lo === 0 && hi === 0) continue;
       const va = base + i * span;
       if (level === PGTABLE_LEVELS - 1) fn(a, w, va);
-      else if (lo & _PAGE_PRESENT)
-        this.walkLevel(level + 1, ptePfn(lo, hi), va, start, end, fn);
+      else if (lo & _PAGE_PRESENT) this.walkLevel(level + 1, ptePfn(lo, hi), va, start, end, fn);
     }
   }
 
@@ -311,7 +310,7 @@ function levelIndex(vaddr: number, level: number): number {
   return Math.floor(vaddr / LEVEL_SPAN[level]!) % PTRS_PER_TABLE;
 }
 
-/** Writes an entry mapping `pfn` with `flags` (`set_pte_at`). */
+/** Writes an entry mapping `pfn` with `flags` (`set_pte_at` of `pfn_pte`). @see arch/x86/include/asm/pgtable.h */
 export function setEntry(a: Int32Array, w: number, pfn: number, flags: number): void {
   a[w + 1] = Math.floor(pfn / 2 ** PFN_LO_BITS);
   a[w] = (flags & FLAGS_MASK) | ((pfn & PFN_LO_MASK) << 12);
@@ -371,7 +370,7 @@ function mapNewAnonPage(
   setEntry(a, w, pfn, flags);
 }
 
-/** `file.faultPage`, counting the fault as major when the page cache had to read it in. */
+/** `file.faultPage`, after the SIGBUS check `filemap_fault` makes. */
 function faultFilePage(mm: Mm, vma: Vma, addr: number, index: number): number {
   const file = vma.file!;
   if (index * PAGE_SIZE >= file.size())
@@ -379,13 +378,7 @@ function faultFilePage(mm: Mm, vma: Vma, addr: number, index: number): number {
       'EFAULT',
       `${mm.comm}[${mm.pid}]: bus error (SIGBUS) at 0x${addr.toString(16)}: page ${index} is beyond end of file (size ${file.size()})`,
     );
-  const maj = mm.mem.eventCount('pgmajfault');
-  const pfn = file.faultPage(index);
-  if (mm.mem.eventCount('pgmajfault') !== maj) {
-    mm.majFlt++;
-    mm.minFlt--; // handleMmFault counted it as minor
-  }
-  return pfn;
+  return file.faultPage(index);
 }
 
 /**
@@ -400,8 +393,7 @@ export function releaseEntryPage(mm: Mm, vma: Vma, lo: number, hi: number): void
   const mem = mm.mem;
   const pfn = ptePfn(lo, hi);
   const anon = mappingIsAnon(mem.pageField(pfn, P_MAPPING) >>> 0);
-  if (!anon && lo & _PAGE_DIRTY && vma.flags & VM_SHARED && vma.file)
-    vma.file.setPageDirty(pfn);
+  if (!anon && lo & _PAGE_DIRTY && vma.flags & VM_SHARED && vma.file) vma.file.setPageDirty(pfn);
   if (anon) mm.rssAnon--;
   else mm.rssFile--;
   pageRemoveRmap(mem, pfn);
@@ -413,14 +405,24 @@ export function releaseEntryPage(mm: Mm, vma: Vma, lo: number, hi: number): void
 /**
  * Resolves a fault at `addr` in `vma`, which the caller found and checked for access
  * (`handle_mm_fault` after `access_error`). Counts `pgfault`; the page cache counts
- * `pgmajfault` when it reads a page in.
+ * `pgmajfault` when it reads a page in (`filemap_fault`), and a successful fault is
+ * then a major or minor one for the mm (`mm_account_fault`).
  * @throws KernelError ENOMEM (no page or page-table page), EFAULT (SIGBUS: beyond end of
  *   file, or the file's own errors), whatever `pageMkwrite` throws (nothing changed).
  * @see mm/memory.c: handle_mm_fault, handle_pte_fault
  */
 export function handleMmFault(mm: Mm, vma: Vma, addr: number, write: boolean): void {
-  mm.mem.countEvent('pgfault');
-  mm.minFlt++;
+  const mem = mm.mem;
+  mem.countEvent('pgfault');
+  const maj = mem.eventCount('pgmajfault');
+  handlePteFault(mm, vma, addr, write);
+  // mm_account_fault: major if the page cache had to read the page in.
+  if (mem.eventCount('pgmajfault') !== maj) mm.majFlt++;
+  else mm.minFlt++;
+}
+
+/** @see mm/memory.c: handle_pte_fault */
+function handlePteFault(mm: Mm, vma: Vma, addr: number, write: boolean): void {
   const [a, w] = mm.pt.alloc(addr);
   let lo = a[w]!;
   if (!pteMapped(lo)) {

@@ -808,12 +808,15 @@ class AddressSpaceImpl implements AddressSpace {
         'EFAULT',
         `fault at page ${index} beyond end of file (${this.size()} bytes): SIGBUS`,
       );
+    // A fault that has to read the page in is a major fault (filemap_fault: PGMAJFAULT).
+    const cached = this.pages.has(index);
     const pfn = this.grab(index, this.gfp, true);
     if (pfn === null)
       throw new KernelError(
         'ENOMEM',
         `no memory to fault in page ${index} of mapping ${this.mappingWord}`,
       );
+    if (!cached) this.mem.countEvent('pgmajfault');
     markPageAccessed(this.mem, pfn);
     return pfn;
   }

@@ -252,7 +252,7 @@ export class Vma implements RmapVma {
 
 // ---------------------------------------------------------------- mm_struct
 
-/** How to make an address space. */
+/** How to make an address space. @see kernel/fork.c: mm_init, arch/x86/mm/mmap.c: arch_pick_mmap_layout */
 export interface MmOptions {
   /** Process id, for messages (default 1). */
   pid?: number;
@@ -281,7 +281,7 @@ export interface MmOptions {
   zeroPfn?: number;
 }
 
-/** Arguments of {@link Mm.mmap}, as the mmap system call takes them. */
+/** Arguments of {@link Mm.mmap}, as the mmap system call takes them. @see mm/mmap.c: ksys_mmap_pgoff */
 export interface MmapRequest {
   /** Where (a hint without MAP_FIXED; must be page-aligned with it). */
   addr?: number;
@@ -299,7 +299,7 @@ export interface MmapRequest {
   fileWritable?: boolean;
 }
 
-/** Access of {@link Mm.handleFault}: what the CPU was doing (x86's page-fault error code). */
+/** Access of {@link Mm.handleFault}: what the CPU was doing (x86's page-fault error code). @see arch/x86/include/asm/trap_pf.h */
 export interface FaultAccess {
   /** A store. */
   write: boolean;
@@ -357,10 +357,13 @@ export class Mm {
   majFlt = 0;
   /** The auxiliary vector exec put on the stack (`mm->saved_auxv`), AT_NULL included. */
   savedAuxv: [number, number][] = [];
-  /** Where argv strings start and end, environment strings start and end (`arg_start`...). */
+  /** Address of the first argv string (`arg_start`). */
   argStart = 0;
+  /** One past the last argv string (`arg_end`). */
   argEnd = 0;
+  /** Address of the first environment string (`env_start`). */
   envStart = 0;
+  /** One past the last environment string (`env_end`). */
   envEnd = 0;
   /** Initial stack pointer (`start_stack`). */
   startStack = 0;
@@ -529,7 +532,7 @@ export class Mm {
    *   PROT bits; MAP_SHARED|MAP_ANONYMOUS; a file with MAP_ANONYMOUS), EBADF (no file
    *   for a file mapping), EACCES (shared writable mapping of a read-only file),
    *   EOPNOTSUPP (unknown flag with MAP_SHARED_VALIDATE), EOVERFLOW (offset + length
-   *   beyond 2^64 bytes), EPERM (MAP_FIXED below mmapMinAddr), EEXIST
+   *   beyond page index 2^32), EPERM (MAP_FIXED below mmapMinAddr), EEXIST
    *   (MAP_FIXED_NOREPLACE over a mapping), ENOMEM (no room; too many VMAs).
    * @see mm/mmap.c: do_mmap, mm/vma.c: mmap_region
    */
@@ -541,7 +544,10 @@ export class Mm {
     if (!Number.isSafeInteger(length) || length <= 0)
       throw new KernelError('EINVAL', `mmap length ${length} is not a positive byte count`);
     if (!Number.isSafeInteger(prot) || prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC))
-      throw new KernelError('EINVAL', `mmap prot ${hex(prot)} has bits other than PROT_READ|PROT_WRITE|PROT_EXEC`);
+      throw new KernelError(
+        'EINVAL',
+        `mmap prot ${hex(prot)} has bits other than PROT_READ|PROT_WRITE|PROT_EXEC`,
+      );
     const type = flags & MAP_TYPE;
     if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE)
       throw new KernelError(
@@ -549,13 +555,15 @@ export class Mm {
         `mmap flags ${hex(flags)}: exactly one of MAP_SHARED and MAP_PRIVATE is required`,
       );
     if (type === MAP_SHARED_VALIDATE && flags & ~MAP_KNOWN)
-      throw new KernelError('EOPNOTSUPP', `mmap flags ${hex(flags & ~MAP_KNOWN)} are not supported`);
+      throw new KernelError(
+        'EOPNOTSUPP',
+        `mmap flags ${hex(flags & ~MAP_KNOWN)} are not supported`,
+      );
     const shared = type !== MAP_PRIVATE;
     const anon = (flags & MAP_ANONYMOUS) !== 0;
     if (anon && file)
       throw new KernelError('EINVAL', 'mmap with MAP_ANONYMOUS was also given a file');
-    if (!anon && !file)
-      throw new KernelError('EBADF', 'mmap without MAP_ANONYMOUS needs a file');
+    if (!anon && !file) throw new KernelError('EBADF', 'mmap without MAP_ANONYMOUS needs a file');
     if (anon && shared)
       throw new KernelError(
         'EINVAL',
@@ -571,10 +579,17 @@ export class Mm {
         'ENOMEM',
         `mmap length ${hex(length)}: a VMA spans fewer than 2^32 pages (16 TiB), the reach of a 32-bit page index`,
       );
-    if (!anon && offset / PAGE_SIZE + len / PAGE_SIZE > 2 ** 52)
-      throw new KernelError('EOVERFLOW', `mmap offset ${hex(offset)} + length ${hex(len)} overflows`);
-    if (this.vmaList.length >= this.maxMapCount)
-      throw new KernelError('ENOMEM', `already ${this.vmaList.length} mappings (vm.max_map_count)`);
+    if (!anon && offset / PAGE_SIZE + len / PAGE_SIZE > INDEX_SPAN)
+      throw new KernelError(
+        'EOVERFLOW',
+        `mmap offset ${hex(offset)} + length ${hex(len)} reaches past page index 2^32 (16 TiB), the reach of P_INDEX`,
+      );
+    // Linux compares with '>' here: a process may reach max_map_count + 1.
+    if (this.vmaList.length > this.maxMapCount)
+      throw new KernelError(
+        'ENOMEM',
+        `already ${this.vmaList.length} mappings (vm.max_map_count ${this.maxMapCount})`,
+      );
 
     let vmFlags = calcVmProtBits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
     if (flags & MAP_GROWSDOWN) vmFlags |= VM_GROWSDOWN;
@@ -582,7 +597,10 @@ export class Mm {
       vmFlags |= VM_SHARED | VM_MAYSHARE;
       if (req.fileWritable === false) {
         if (prot & PROT_WRITE)
-          throw new KernelError('EACCES', 'shared writable mapping of a file not opened for writing');
+          throw new KernelError(
+            'EACCES',
+            'shared writable mapping of a file not opened for writing',
+          );
         vmFlags &= ~(VM_MAYWRITE | VM_SHARED);
       }
     }
@@ -704,10 +722,8 @@ export class Mm {
     let i = this.findIndex(start);
     const first = this.vmaList[i];
     if (!first || first.start >= end) return;
-    const last = this.vmaList[this.findIndex(end - 1)];
-    const splits =
-      (first.start < start ? 1 : 0) + (last && last.start < end && last.end > end ? 1 : 0);
-    if (splits && this.vmaList.length + splits - 1 >= this.maxMapCount)
+    // do_vmi_align_munmap: only cutting a hole in one VMA needs room for another.
+    if (first.start < start && first.end > end && this.vmaList.length >= this.maxMapCount)
       throw new KernelError(
         'ENOMEM',
         `munmap of ${hex(start)}-${hex(end)} would split past vm.max_map_count ${this.maxMapCount}`,
@@ -753,15 +769,17 @@ export class Mm {
     const end = addr + pageAlign(len);
     if (end === addr) return;
     if (end > this.taskSize)
-      throw new KernelError('ENOMEM', `mprotect range ${hex(addr)}-${hex(end)} ends above TASK_SIZE`);
+      throw new KernelError(
+        'ENOMEM',
+        `mprotect range ${hex(addr)}-${hex(end)} ends above TASK_SIZE`,
+      );
     const newProt = calcVmProtBits(prot);
     // Check first, so a failure changes nothing.
     let at = addr;
     let k = this.findIndex(addr);
     while (at < end) {
       const v = this.vmaList[k++];
-      if (!v || v.start > at)
-        throw new KernelError('ENOMEM', `mprotect: ${hex(at)} is not mapped`);
+      if (!v || v.start > at) throw new KernelError('ENOMEM', `mprotect: ${hex(at)} is not mapped`);
       if (newProt & VM_WRITE && !(v.flags & VM_MAYWRITE))
         throw new KernelError(
           'EACCES',

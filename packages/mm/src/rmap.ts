@@ -192,7 +192,7 @@ export function pageRemoveRmap(mem: Memory, pfn: number): boolean {
   return true;
 }
 
-/** What {@link rmapWalk} calls for each VMA that may map the page. Return false to stop. */
+/** What {@link rmapWalk} calls for each VMA that may map the page. Return false to stop. @see include/linux/rmap.h: struct rmap_walk_control */
 export type RmapWalkFn = (vma: RmapVma, index: number) => boolean | void;
 
 /**
