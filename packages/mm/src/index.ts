@@ -254,4 +254,10 @@ export {
   readInitialStack,
   setupArgPages,
 } from './exec.js';
-export type { ArgPagesOptions, ElfInfo, ExecStack, InitialStack, RandomBytesSource } from './exec.js';
+export type {
+  ArgPagesOptions,
+  ElfInfo,
+  ExecStack,
+  InitialStack,
+  RandomBytesSource,
+} from './exec.js';

@@ -37,6 +37,7 @@ import {
   PCP_HIGH,
   PCP_LOCK,
   PCP_TAILS,
+  PCP_WORDS,
   P_FLAGS,
   P_INDEX,
   P_MAPCOUNT,
@@ -177,6 +178,8 @@ export interface MemoryHandle {
 const NO_PAGE = -1;
 const EV_PGALLOC = VM_EVENT.pgalloc_dma32; // then normal, movable
 const EV_PGFREE = VM_EVENT.pgfree;
+/** GFP bits the order-0 fast path leaves to the general path. */
+const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
 
 /**
  * The memory of one machine and its page allocator.
@@ -221,6 +224,10 @@ export class Memory {
   private cpuNr = 0;
   /** Offset of this CPU's event counters inside node data. */
   private cpuEvOff = cpuEventsBase(0);
+  /** Offset of this CPU's per-CPU page sets inside node data (zone 0's). */
+  private cpuPcpOff = pcpBase(0, 0);
+  /** This CPU's node's zonelist, with zones that have no memory left out. */
+  private localZonelist: ZoneRef[] = [];
   /** Where warnings and bad-page reports go. */
   log: MmLog | null = null;
   /** The name of the current task in messages (`current->comm`). */
@@ -285,6 +292,14 @@ export class Memory {
           list.push(this.zones[n * MAX_NR_ZONES + zid]!);
       this.zonelists.push(list);
     }
+    this.localZonelist = this.zonelists[this.cpuToNode[0] ?? 0]!.filter(
+      (z) => z.a[z.b + Z_PRESENT]! > 0,
+    );
+  }
+
+  /** Rebuilds the cached local zonelist after zones gained or lost memory (`build_all_zonelists`). */
+  buildZonelists(): void {
+    this.cpu = this.cpuNr;
   }
 
   /** What another thread needs to attach to this memory. */
@@ -315,6 +330,10 @@ export class Memory {
       );
     this.cpuNr = cpu;
     this.cpuEvOff = cpuEventsBase(cpu);
+    this.cpuPcpOff = pcpBase(cpu, 0);
+    this.localZonelist = this.zonelists[this.cpuToNode[cpu] ?? 0]!.filter(
+      (z) => z.a[z.b + Z_PRESENT]! > 0,
+    );
   }
 
   /** Takes a zone or per-CPU lock word (not on a uniprocessor machine). */
@@ -1067,6 +1086,10 @@ export class Memory {
     nid?: number,
     nodemask?: readonly number[],
   ): number | null {
+    if (order === 0 && nid === undefined && nodemask === undefined && !(gfp & FAST_PATH_EXCLUDED)) {
+      const pfn = this.allocPage0Fast(gfp);
+      if (pfn >= 0) return pfn;
+    }
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) {
       if (!(gfp & __GFP_NOWARN) && !this.warnedOrder) {
         this.warnedOrder = true;
@@ -1096,6 +1119,74 @@ export class Memory {
     if (pfn < 0) return null;
     this.prepNewPage(pfn, order, gfp);
     return pfn;
+  }
+
+  /**
+   * The order-0 fast path: the local zonelist, the low watermark's one comparison, this
+   * CPU's list head. Returns -1 to fall back to the general path (refill, slow path).
+   */
+  private allocPage0Fast(gfp: number): number {
+    const highest = gfpZone(gfp);
+    const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
+    if (mt >= MIGRATE_PCPTYPES) return NO_PAGE;
+    const list = this.localZonelist;
+    for (let k = 0; k < list.length; k++) {
+      const z = list[k]!;
+      if (z.zid > highest) continue;
+      const za = z.a;
+      const zb = z.b;
+      if (
+        za[zb + Z_NR_FREE]! - za[zb + Z_NR_RESERVED_HIGHATOMIC]! <=
+        za[zb + Z_WMARK + WMARK_LOW]! + za[zb + Z_LOWMEM_RESERVE + highest]!
+      )
+        return NO_PAGE;
+      const pb = this.nodeBase[z.nid]! + this.cpuPcpOff + z.zid * PCP_WORDS;
+      const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
+      if (this.locking) spinLock(za, pb + PCP_LOCK);
+      const h = za[hi]!;
+      if (!h) {
+        if (this.locking) spinUnlock(za, pb + PCP_LOCK);
+        return NO_PAGE;
+      }
+      const pfn = h - 1;
+      const a = this.secI32[pfn >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+      const next = a[i + P_NEXT]!;
+      za[hi] = next;
+      if (next)
+        this.secI32[(next - 1) >>> this.sectionShift]![
+          MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3) + P_PREV
+        ] = 0;
+      else za[pb + PCP_TAILS + mt] = 0;
+      za[pb + PCP_COUNT]!--;
+      if (this.locking) spinUnlock(za, pb + PCP_LOCK);
+      // prep_new_page for one page; a free page that changed while free is bad.
+      const f = a[i + P_FLAGS]! & ~(1 << PG_pcp);
+      if (
+        f & PAGE_FLAGS_CHECK_AT_PREP ||
+        a[i + P_MAPCOUNT] !== -1 ||
+        a[i + P_REFCOUNT] !== 0 ||
+        a[i + P_MAPPING] !== 0
+      ) {
+        a[i + P_FLAGS] = f;
+        this.badPage(
+          pfn,
+          f & PAGE_FLAGS_CHECK_AT_PREP
+            ? 'PAGE_FLAGS_CHECK_AT_PREP flag(s) set'
+            : 'corrupted free page',
+        );
+        return NO_PAGE;
+      }
+      a[i + P_FLAGS] = f;
+      a[i + P_REFCOUNT] = 1;
+      a[i + P_NEXT] = 0;
+      a[i + P_PREV] = 0;
+      a[i + P_PRIVATE] = 0;
+      a[i + P_INDEX] = 0;
+      this.countEventIdx(EV_PGALLOC + z.zid, 1, z.nid);
+      return pfn;
+    }
+    return NO_PAGE;
   }
 
   /** Allocates one page (`alloc_page`); null on failure. */
@@ -1497,6 +1588,8 @@ export class Memory {
       a[i + P_MAPCOUNT] === -1 &&
       a[i + P_MAPPING] === 0
     ) {
+      // free_pages_prepare: a freed page keeps no state (dirty, uptodate, referenced...).
+      a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP;
       this.countEventIdx(EV_PGFREE, 1, f >>> NODES_PGSHIFT);
       this.freeUnrefPage(pfn, 0);
       return;
@@ -1540,6 +1633,11 @@ export class Memory {
         'EINVAL',
         `Bad page state freeing pfn 0x${pfn.toString(16)} order ${order}: ${this.pageBadReason(pfn) || 'a page of the block is bad'}`,
       );
+    for (let p = pfn; p < pfn + (1 << order); p++) {
+      const pa = this.secI32[p >>> this.sectionShift]!;
+      const pi = MEMMAP_WORD + ((p & this.sectionMask) << 3);
+      pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~PAGE_FLAGS_CHECK_AT_PREP;
+    }
     this.countEventIdx(EV_PGFREE, 1 << order, a[i + P_FLAGS]! >>> NODES_PGSHIFT);
     this.freeUnrefPage(pfn, order);
   }
@@ -1567,7 +1665,7 @@ export class Memory {
       ]!;
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
-      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpuNr, z.zid);
+      const pb = this.nodeBase[z.nid]! + this.cpuPcpOff + z.zid * PCP_WORDS;
       this.lock(pa, pb + PCP_LOCK);
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);

@@ -375,6 +375,7 @@ export function onlineSectionPages(
   za[z.b + Z_MANAGED]! += freed;
   spinUnlock(za, z.b + Z_LOCK);
   a[SEC_STATE] = a[SEC_STATE]! | SECTION_IS_ONLINE;
+  mem.buildZonelists();
   return freed;
 }
 
@@ -441,7 +442,10 @@ export function attachMemory(handle: MemoryHandle, opts: { cpu: number; log?: Mm
       `cpu ${opts.cpu} is out of range (machine has ${handle.nrCpus} CPUs)`,
     );
   if (!handle.smp)
-    throw new KernelError('EINVAL', 'this memory was booted with smp: false; other threads cannot attach');
+    throw new KernelError(
+      'EINVAL',
+      'this memory was booted with smp: false; other threads cannot attach',
+    );
   const sections = handle.sections.map((b) => (b ? openSection(b) : undefined));
   const mem = new Memory(handle, sections);
   mem.cpu = opts.cpu;
