@@ -13,5 +13,6 @@ if (pfn !== null) {
   mem.freePages(pfn, 3);
 }
 const user = mem.allocPagesPolicy(GFP_HIGHUSER_MOVABLE, 0, { mode: 'interleave', nodes: [0, 1] });
+console.log(user === null ? 'no page' : `user page on node ${mem.pageToNid(user)}`);
 console.log(procBuddyinfo(mem)); // Node 0, zone    DMA32   ...
 console.log(verifyMemory(mem).errors); // [] — every list and page checked

@@ -1,4 +1,4 @@
-import { KernelError, createRandomPool } from '@kern/core';
+import { type KernelError, createRandomPool } from '@kern/core';
 import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import {
@@ -31,15 +31,9 @@ import {
 } from '../src/exec.js';
 import { VM_GROWSDOWN, VM_READ, VM_WRITE } from '../src/fault.js';
 import type { Memory } from '../src/memory.js';
-import { createMemory } from '../src/mm-init.js';
 import { type Mm, STACK_TOP, createMm } from '../src/mmap.js';
 import { PAGE_SIZE } from '../src/mmzone.js';
-
-function boot(): { mem: Memory; free0: number } {
-  const mem = createMemory({ size: '64M', sectionSize: '16M' });
-  mem.drainAllPages();
-  return { mem, free0: mem.nrFreePages() };
-}
+import { boot } from './helpers.js';
 
 /**
  * Reads user memory straight from physical memory by walking the 4-level page table
@@ -47,7 +41,7 @@ function boot(): { mem: Memory; free0: number } {
  */
 function readVirt(mem: Memory, mm: Mm, va: number, len: number): Uint8Array {
   const out = new Uint8Array(len);
-  for (let done = 0; done < len; ) {
+  for (let done = 0; done < len;) {
     const at = va + done;
     let table = mm.pt.pgd;
     for (const shift of [39, 30, 21, 12]) {
@@ -189,7 +183,9 @@ describe('setupArgPages', () => {
     expect(a.get(AT_PHNUM)).toBe(ELF.phnum);
     expect(a.get(AT_BASE)).toBe(ELF.interpBase);
     expect(a.get(AT_ENTRY)).toBe(ELF.entry);
-    expect([a.get(AT_UID), a.get(AT_EUID), a.get(AT_GID), a.get(AT_EGID)]).toEqual([1000, 1000, 100, 100]);
+    expect([a.get(AT_UID), a.get(AT_EUID), a.get(AT_GID), a.get(AT_EGID)]).toEqual([
+      1000, 1000, 100, 100,
+    ]);
     expect(a.get(AT_SECURE)).toBe(0);
     expect(a.get(AT_NULL)).toBe(0);
     const w = walkStack(mem, mm, st.sp);
