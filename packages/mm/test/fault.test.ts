@@ -1,25 +1,13 @@
 import { KernelError, isKernelError } from '@kern/core';
 import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
-import {
-  _PAGE_DIRTY,
-  _PAGE_PRESENT,
-  _PAGE_RW,
-  _PAGE_SPECIAL,
-} from '../src/fault.js';
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_RW, _PAGE_SPECIAL } from '../src/fault.js';
 import { GFP_HIGHUSER_MOVABLE, __GFP_NOWARN } from '../src/gfp.js';
-import {
-  LRU_ACTIVE_ANON,
-  LRU_INACTIVE_FILE,
-  P_INDEX,
-  P_MAPCOUNT,
-  P_MAPPING,
-  P_REFCOUNT,
-} from '../src/layout.js';
+import { LRU_ACTIVE_ANON, P_INDEX, P_MAPCOUNT, P_MAPPING, P_REFCOUNT } from '../src/layout.js';
+import { createAddressSpace } from '../src/filemap.js';
 import { migratePages } from '../src/migrate.js';
-import type { FileBacking, MappingOps, RmapVma } from '../src/mapping.js';
+import type { FileBacking, RmapVma } from '../src/mapping.js';
 import type { Memory } from '../src/memory.js';
-import { createMemory } from '../src/mm-init.js';
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -32,101 +20,13 @@ import {
   createMm,
 } from '../src/mmap.js';
 import { PAGE_SIZE } from '../src/mmzone.js';
-import { PG_dirty, PG_swapbacked, PG_uptodate } from '../src/page-flags.js';
+import { PG_dirty, PG_swapbacked } from '../src/page-flags.js';
 import { AnonVma, pageMapcount, rmapWalk } from '../src/rmap.js';
-import { lruAdd, lruCount, lruDel, verifyLru } from '../src/swap.js';
-
-// ---------------------------------------------------------------- a page-cache fake
-
-interface FakeFile extends FileBacking, MappingOps {
-  cache: Map<number, number>;
-  mkwriteCalls: { pfn: number; index: number }[];
-  dirtied: number[];
-  mkwriteError: Error | null;
-  /** Drops page `index` from the cache, unmapping it everywhere (truncate). */
-  truncatePage(index: number): void;
-  /** Drops every page (after all mms are gone). */
-  release(): void;
-}
-
-/** Byte `i` of file page `index`: a pattern a test can predict. */
-const fileByte = (index: number, i: number): number => (index * 31 + i * 7 + 3) & 0xff;
-
-function createFakeFile(mem: Memory, sizeBytes: number): FakeFile {
-  const cache = new Map<number, number>();
-  const f: FakeFile = {
-    anon: false,
-    mappingWord: 0,
-    iMmap: new Set<RmapVma>(),
-    cache,
-    mkwriteCalls: [],
-    dirtied: [],
-    mkwriteError: null,
-    size: () => sizeBytes,
-    ownerRefs: () => 1,
-    migratePage(oldPfn, newPfn, index) {
-      mem.setPageField(newPfn, P_MAPPING, f.mappingWord);
-      mem.setPageField(newPfn, P_INDEX, index);
-      mem.getPage(newPfn); // the cache's reference moves to the new page
-      cache.set(index, newPfn);
-      for (const v of f.iMmap) v.remapPage(index, oldPfn, newPfn);
-      mem.putPage(oldPfn);
-      return true;
-    },
-    faultPage(index) {
-      if (index * PAGE_SIZE >= sizeBytes) throw new KernelError('EFAULT', `page ${index} past EOF`);
-      let pfn = cache.get(index);
-      if (pfn === undefined) {
-        const p = mem.allocPages(GFP_HIGHUSER_MOVABLE, 0);
-        if (p === null) throw new KernelError('ENOMEM', 'no page for the cache');
-        pfn = p;
-        const b = mem.pageBytes(pfn);
-        for (let i = 0; i < PAGE_SIZE; i++) b[i] = fileByte(index, i);
-        mem.setPageField(pfn, P_MAPPING, f.mappingWord);
-        mem.setPageField(pfn, P_INDEX, index);
-        mem.setPageFlag(pfn, PG_uptodate);
-        lruAdd(mem, pfn, LRU_INACTIVE_FILE);
-        cache.set(index, pfn);
-        mem.countEvent('pgmajfault');
-      }
-      mem.getPage(pfn);
-      return pfn;
-    },
-    pageMkwrite(pfn, index) {
-      if (f.mkwriteError) throw f.mkwriteError;
-      f.mkwriteCalls.push({ pfn, index });
-    },
-    setPageDirty(pfn) {
-      mem.setPageFlag(pfn, PG_dirty);
-      f.dirtied.push(pfn);
-    },
-    truncatePage(index) {
-      const pfn = cache.get(index);
-      if (pfn === undefined) return;
-      for (const v of [...f.iMmap]) v.unmapPage(index, pfn);
-      cache.delete(index);
-      lruDel(mem, pfn);
-      mem.clearPageFlag(pfn, PG_dirty);
-      mem.clearPageFlag(pfn, PG_uptodate);
-      mem.setPageField(pfn, P_MAPPING, 0);
-      mem.putPage(pfn);
-    },
-    release() {
-      for (const index of [...cache.keys()]) f.truncatePage(index);
-      mem.mappings.unregister(f.mappingWord);
-    },
-  };
-  (f as { mappingWord: number }).mappingWord = mem.mappings.register(f);
-  return f;
-}
+import { lruCount, verifyLru } from '../src/swap.js';
+import { type FakeFile, createFakeFile, fileByte } from './fakes.js';
+import { boot, thrown } from './helpers.js';
 
 // ---------------------------------------------------------------- helpers
-
-function boot(): { mem: Memory; free0: number } {
-  const mem = createMemory({ size: '64M', sectionSize: '16M' });
-  mem.drainAllPages();
-  return { mem, free0: mem.nrFreePages() };
-}
 
 function expectAllBack(mem: Memory, free0: number): void {
   mem.drainAllPages();
@@ -143,17 +43,26 @@ function anon(mm: Mm, pages: number, prot = PROT_READ | PROT_WRITE): number {
   return mm.mmap({ length: pages * PAGE_SIZE, prot, flags: MAP_PRIVATE | MAP_ANONYMOUS });
 }
 
-function thrown(fn: () => unknown): KernelError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e;
-    throw e;
-  }
-  throw new Error('expected a KernelError');
+const refcount = (mem: Memory, pfn: number): number => mem.pageField(pfn, P_REFCOUNT);
+
+/** Boots, then makes a fake file of `sizeBytes` and an mm to map it in. */
+function bootWithFile(sizeBytes: number): { mem: Memory; free0: number; f: FakeFile; mm: Mm } {
+  const { mem, free0 } = boot();
+  const f = createFakeFile(mem, sizeBytes);
+  return { mem, free0, f, mm: createMm(mem) };
 }
 
-const refcount = (mem: Memory, pfn: number): number => mem.pageField(pfn, P_REFCOUNT);
+/** Maps `pages` pages of `file`, from byte `offset` on, into `mm`. */
+function mapFile(
+  mm: Mm,
+  file: FileBacking,
+  pages: number,
+  prot: number,
+  flags: number,
+  offset = 0,
+): number {
+  return mm.mmap({ length: pages * PAGE_SIZE, prot, flags, file, offset });
+}
 
 // ---------------------------------------------------------------- anonymous faults
 
@@ -303,7 +212,9 @@ describe('access errors', () => {
     const a = anon(mm, 1);
     const e = thrown(() => mm.write(a + PAGE_SIZE, new Uint8Array([1])));
     expect(e.errno).toBe('EFAULT');
-    expect(e.message).toMatch(/a\.out\[42\]: segfault at [0-9a-f]+ ip [0-9a-f]{16} sp [0-9a-f]{16} error 6/);
+    expect(e.message).toMatch(
+      /a\.out\[42\]: segfault at [0-9a-f]+ ip [0-9a-f]{16} sp [0-9a-f]{16} error 6/,
+    );
     expect(thrown(() => mm.read(0, 1)).message).toMatch(/segfault at 0 .*error 4/);
     expect(thrown(() => mm.handleFault(2 ** 47, { write: false })).errno).toBe('EFAULT');
     mm.destroy();
@@ -352,10 +263,8 @@ describe('access errors', () => {
 
 describe('file faults', () => {
   it('a read fault maps the cache page read-only with a reference and a mapcount', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, 4 * PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: 4 * PAGE_SIZE, prot: PROT_READ, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm } = bootWithFile(4 * PAGE_SIZE);
+    const a = mapFile(mm, f, 4, PROT_READ, MAP_SHARED);
     const maj0 = mem.eventCount('pgmajfault');
     expect(mm.read(a + PAGE_SIZE + 10, 3)).toEqual(
       new Uint8Array([fileByte(1, 10), fileByte(1, 11), fileByte(1, 12)]),
@@ -371,7 +280,7 @@ describe('file faults', () => {
     expect(mm.rssFile).toBe(1);
     // The page is not reread on a second mm's fault: a minor fault.
     const mm2 = createMm(mem);
-    const b = mm2.mmap({ length: 4 * PAGE_SIZE, prot: PROT_READ, flags: MAP_SHARED, file: f });
+    const b = mapFile(mm2, f, 4, PROT_READ, MAP_SHARED);
     mm2.read(b + PAGE_SIZE, 1);
     expect(mm2.majFlt).toBe(0);
     expect(mm2.minFlt).toBe(1);
@@ -383,11 +292,9 @@ describe('file faults', () => {
   });
 
   it('a page mapped by two VMAs of a shared file has mapcount 2 and refcount 1 + 2', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, 2 * PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED, file: f });
-    const b = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm } = bootWithFile(2 * PAGE_SIZE);
+    const a = mapFile(mm, f, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
+    const b = mapFile(mm, f, 1, PROT_READ, MAP_SHARED);
     expect(mm.mapCount).toBe(2);
     expect(f.iMmap.size).toBe(2);
     mm.read(a, 1);
@@ -415,16 +322,8 @@ describe('file faults', () => {
   });
 
   it('a private write fault copies the file page into an anonymous page', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, 2 * PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({
-      length: 2 * PAGE_SIZE,
-      prot: PROT_READ | PROT_WRITE,
-      flags: MAP_PRIVATE,
-      file: f,
-      offset: PAGE_SIZE,
-    });
+    const { mem, free0, f, mm } = bootWithFile(2 * PAGE_SIZE);
+    const a = mapFile(mm, f, 2, PROT_READ | PROT_WRITE, MAP_PRIVATE, PAGE_SIZE);
     mm.write(a + 1, new Uint8Array([0]));
     const filePfn = f.cache.get(1)!;
     const pte = mm.getPte(a)!;
@@ -443,10 +342,8 @@ describe('file faults', () => {
   });
 
   it('a private mapping read first, written later: the file page is unmapped and copied', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE, file: f });
+    const { mem, free0, f, mm } = bootWithFile(PAGE_SIZE);
+    const a = mapFile(mm, f, 1, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     mm.read(a, 1);
     const filePfn = f.cache.get(0)!;
     expect(mm.getPte(a)!.pfn).toBe(filePfn);
@@ -464,10 +361,8 @@ describe('file faults', () => {
   });
 
   it('a shared write calls pageMkwrite before the entry becomes writable, then setPageDirty', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, 2 * PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: 2 * PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm } = bootWithFile(2 * PAGE_SIZE);
+    const a = mapFile(mm, f, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
     // Not present: do_shared_fault.
     mm.write(a, new Uint8Array([1]));
     const p0 = f.cache.get(0)!;
@@ -502,10 +397,8 @@ describe('file faults', () => {
   });
 
   it('a pageMkwrite that throws (frozen filesystem) leaves nothing writable or dirty', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, 2 * PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: 2 * PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm } = bootWithFile(2 * PAGE_SIZE);
+    const a = mapFile(mm, f, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
     f.mkwriteError = new KernelError('EAGAIN', 'filesystem is frozen');
     // Entry not present.
     expect(thrown(() => mm.write(a, new Uint8Array([1]))).message).toMatch(/frozen/);
@@ -535,10 +428,8 @@ describe('file faults', () => {
   });
 
   it('a fault past the end of the file is SIGBUS (EFAULT)', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, PAGE_SIZE + 10);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: 4 * PAGE_SIZE, prot: PROT_READ, flags: MAP_PRIVATE, file: f });
+    const { mem, free0, f, mm } = bootWithFile(PAGE_SIZE + 10);
+    const a = mapFile(mm, f, 4, PROT_READ, MAP_PRIVATE);
     expect(mm.read(a + PAGE_SIZE + 100, 1)[0]).toBe(fileByte(1, 100));
     const e = thrown(() => mm.read(a + 2 * PAGE_SIZE, 1));
     expect(e.errno).toBe('EFAULT');
@@ -549,10 +440,8 @@ describe('file faults', () => {
   });
 
   it('truncation unmaps through iMmap (unmapPage) and the next access refaults', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm } = bootWithFile(PAGE_SIZE);
+    const a = mapFile(mm, f, 1, PROT_READ, MAP_SHARED);
     mm.read(a, 1);
     const old = f.cache.get(0)!;
     f.truncatePage(0);
@@ -604,11 +493,9 @@ describe('anon_vma and reverse mapping', () => {
   });
 
   it('migrating a file page remaps it in every VMA of the file', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, PAGE_SIZE);
-    const mm = createMm(mem);
-    const a = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ, flags: MAP_SHARED, file: f });
-    const b = mm.mmap({ length: PAGE_SIZE, prot: PROT_READ, flags: MAP_PRIVATE, file: f });
+    const { mem, free0, f, mm } = bootWithFile(PAGE_SIZE);
+    const a = mapFile(mm, f, 1, PROT_READ, MAP_SHARED);
+    const b = mapFile(mm, f, 1, PROT_READ, MAP_PRIVATE);
     mm.read(a, 1);
     mm.read(b, 1);
     const old = f.cache.get(0)!;
@@ -711,10 +598,8 @@ describe('fork', () => {
   });
 
   it('shared file mappings stay shared across fork', () => {
-    const { mem, free0 } = boot();
-    const f = createFakeFile(mem, PAGE_SIZE);
-    const parent = createMm(mem);
-    const a = parent.mmap({ length: PAGE_SIZE, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED, file: f });
+    const { mem, free0, f, mm: parent } = bootWithFile(PAGE_SIZE);
+    const a = mapFile(parent, f, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
     parent.write(a, new Uint8Array([1]));
     const child = parent.fork();
     expect(f.iMmap.size).toBe(2);
@@ -738,9 +623,122 @@ describe('a fault is counted', () => {
     mm.read(a, 2 * PAGE_SIZE);
     expect(mem.eventCount('pgfault') - f0).toBe(2);
     expect(mm.minFlt).toBe(2);
-    expect(isKernelError(thrown(() => mm.read(a - PAGE_SIZE, 1)), 'EFAULT')).toBe(true);
+    expect(
+      isKernelError(
+        thrown(() => mm.read(a - PAGE_SIZE, 1)),
+        'EFAULT',
+      ),
+    ).toBe(true);
     expect(mem.eventCount('pgfault') - f0).toBe(2);
     mm.destroy();
   });
 });
 
+describe('with the real page cache (filemap.ts)', () => {
+  function space(mem: Memory, pages: number) {
+    const disk = new Uint8Array(pages * PAGE_SIZE).map((_, i) => (i * 5 + 1) & 0xff);
+    const written: number[] = [];
+    const as = createAddressSpace(mem, {
+      size: () => disk.length,
+      readPage: (index, bytes) =>
+        bytes.set(disk.subarray(index * PAGE_SIZE, (index + 1) * PAGE_SIZE)),
+      writePage: (index, bytes) => {
+        disk.set(bytes, index * PAGE_SIZE);
+        written.push(index);
+      },
+    });
+    return { as, disk, written };
+  }
+
+  it('shared stores reach the file through writeback, and each clean page asks pageMkwrite again', () => {
+    const { mem, free0 } = boot();
+    const { as, disk, written } = space(mem, 3);
+    const mkwrites: number[] = [];
+    as.setPageMkwrite((_pfn, index, next) => {
+      mkwrites.push(index);
+      next();
+    });
+    const mm = createMm(mem);
+    const a = mapFile(mm, as, 3, PROT_READ | PROT_WRITE, MAP_SHARED);
+    expect(mm.read(a + PAGE_SIZE, 2)).toEqual(disk.slice(PAGE_SIZE, PAGE_SIZE + 2));
+    mm.write(a + PAGE_SIZE + 1, new Uint8Array([0xaa]));
+    expect(mkwrites).toEqual([1]);
+    expect(as.writebackPages()).toBe(1);
+    expect(written).toEqual([1]);
+    expect(disk[PAGE_SIZE + 1]).toBe(0xaa);
+    // Writeback write-protected the entry (page_mkclean): the next store faults again.
+    expect(mm.getPte(a + PAGE_SIZE)!.flags & _PAGE_RW).toBe(0);
+    mm.write(a + PAGE_SIZE + 2, new Uint8Array([0xbb]));
+    expect(mkwrites).toEqual([1, 1]);
+    as.writebackPages();
+    expect(disk[PAGE_SIZE + 2]).toBe(0xbb);
+    mm.destroy();
+    as.destroy();
+    expectAllBack(mem, free0);
+  });
+
+  it('a frozen filesystem (pageMkwrite throws) leaves the page clean and read-only', () => {
+    const { mem, free0 } = boot();
+    const { as } = space(mem, 2);
+    const mm = createMm(mem);
+    const a = mapFile(mm, as, 2, PROT_READ | PROT_WRITE, MAP_SHARED);
+    mm.read(a, 1);
+    as.setPageMkwrite(() => {
+      throw new KernelError('EAGAIN', 'frozen');
+    });
+    expect(thrown(() => mm.write(a, new Uint8Array([1]))).message).toMatch(/frozen/);
+    expect(thrown(() => mm.write(a + PAGE_SIZE, new Uint8Array([1]))).message).toMatch(/frozen/);
+    const pfn = mm.getPte(a)!.pfn;
+    expect(mm.getPte(a)!.flags & (_PAGE_RW | _PAGE_DIRTY)).toBe(0);
+    expect(mm.getPte(a + PAGE_SIZE)).toBeNull();
+    expect(mem.testPageFlag(pfn, PG_dirty)).toBe(false);
+    expect(mem.nodeState('nr_dirty')).toBe(0);
+    as.setPageMkwrite(null);
+    mm.write(a, new Uint8Array([1]));
+    expect(mem.testPageFlag(pfn, PG_dirty)).toBe(true);
+    mm.destroy();
+    as.syncAll();
+    as.destroy();
+    expectAllBack(mem, free0);
+  });
+
+  it('truncation unmaps, and a fault past the new end is SIGBUS', () => {
+    const { mem, free0 } = boot();
+    const disk = new Uint8Array(3 * PAGE_SIZE);
+    let size = disk.length;
+    const as = createAddressSpace(mem, { size: () => size });
+    const mm = createMm(mem);
+    const a = mapFile(mm, as, 3, PROT_READ, MAP_SHARED);
+    mm.read(a, 3 * PAGE_SIZE);
+    expect(mm.rssFile).toBe(3);
+    size = PAGE_SIZE;
+    as.truncate(size);
+    expect(mm.rssFile).toBe(1);
+    expect(mm.getPte(a + PAGE_SIZE)).toBeNull();
+    expect(thrown(() => mm.read(a + 2 * PAGE_SIZE, 1)).message).toMatch(/SIGBUS/);
+    mm.destroy();
+    as.destroy();
+    expectAllBack(mem, free0);
+  });
+
+  it('migratePages moves a mapped cache page and every entry follows', () => {
+    const { mem, free0 } = boot();
+    const { as } = space(mem, 1);
+    const mm = createMm(mem);
+    const child0 = mapFile(mm, as, 1, PROT_READ, MAP_PRIVATE);
+    const b = mapFile(mm, as, 1, PROT_READ | PROT_WRITE, MAP_SHARED);
+    mm.read(child0, 1);
+    mm.write(b, new Uint8Array([0x5a]));
+    const old = mm.getPte(b)!.pfn;
+    const nw = migrate(mem, old);
+    expect(mm.getPte(child0)!.pfn).toBe(nw);
+    expect(mm.getPte(b)!.pfn).toBe(nw);
+    expect(pageMapcount(mem, nw)).toBe(2);
+    expect(refcount(mem, nw)).toBe(3);
+    expect(mm.read(child0, 1)[0]).toBe(0x5a);
+    mm.destroy();
+    as.syncAll();
+    as.destroy();
+    expectAllBack(mem, free0);
+  });
+});

@@ -1,5 +1,5 @@
 import { KernelError } from '@kern/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import {
   PAGECACHE_TAG_DIRTY,
@@ -19,9 +19,7 @@ import {
   P_REFCOUNT,
   Z_VMSTAT,
 } from '../src/layout.js';
-import type { RmapVma } from '../src/mapping.js';
 import type { Memory } from '../src/memory.js';
-import { createMemory } from '../src/mm-init.js';
 import { PAGE_SIZE } from '../src/mmzone.js';
 import {
   PG_active,
@@ -32,13 +30,9 @@ import {
   PG_uptodate,
   PG_writeback,
 } from '../src/page-flags.js';
-import {
-  isolateLruPage,
-  lruAddPage,
-  lruListPages,
-  putbackLruPage,
-  verifyLru,
-} from '../src/swap.js';
+import { isolateLruPage, lruAddPage, lruListPages, putbackLruPage } from '../src/swap.js';
+import { FakeVma } from './fakes.js';
+import { checkedBoot } from './helpers.js';
 
 /** A file's backing store, as a filesystem would keep it: whole pages by index. */
 class Store {
@@ -70,53 +64,13 @@ function pattern(len: number, seed: number): Uint8Array {
   return b;
 }
 
-/** A VMA that maps pages of one file by index, holding a reference and a mapcount per entry. */
-class FakeVma implements RmapVma {
-  readonly ptes = new Map<number, number>();
-  refuseUnmap = false;
-  refuseRemap = false;
-  constructor(private readonly mem: Memory) {}
-  map(index: number, pfn: number): void {
-    this.mem.getPage(pfn);
-    this.mem.setPageField(pfn, P_MAPCOUNT, this.mem.pageField(pfn, P_MAPCOUNT) + 1);
-    this.ptes.set(index, pfn);
-  }
-  remapPage(index: number, oldPfn: number, newPfn: number): number {
-    if (this.refuseRemap || this.ptes.get(index) !== oldPfn) return 0;
-    this.mem.getPage(newPfn);
-    this.mem.setPageField(newPfn, P_MAPCOUNT, this.mem.pageField(newPfn, P_MAPCOUNT) + 1);
-    this.mem.setPageField(oldPfn, P_MAPCOUNT, this.mem.pageField(oldPfn, P_MAPCOUNT) - 1);
-    this.mem.putPage(oldPfn);
-    this.ptes.set(index, newPfn);
-    return 1;
-  }
-  unmapPage(index: number, pfn: number): number {
-    if (this.refuseUnmap || this.ptes.get(index) !== pfn) return 0;
-    this.ptes.delete(index);
-    this.mem.setPageField(pfn, P_MAPCOUNT, this.mem.pageField(pfn, P_MAPCOUNT) - 1);
-    this.mem.putPage(pfn);
-    return 1;
-  }
-}
-
 /** NR_ZONE_WRITE_PENDING summed over zones. */
 function writePending(mem: Memory): number {
   return mem.zones.reduce((s, z) => s + mem.zoneWord(z, Z_VMSTAT + NR_ZONE_WRITE_PENDING), 0);
 }
 
-let current: Memory | null = null;
-function boot(): Memory {
-  current = createMemory({ size: '64M', sectionSize: '16M' });
-  return current;
-}
-
-afterEach(() => {
-  if (current) {
-    expect(verifyMemory(current).errors).toEqual([]);
-    expect(verifyLru(current)).toEqual([]);
-  }
-  current = null;
-});
+/** Each test's memory is verified after it. */
+const boot = checkedBoot();
 
 describe('page cache: bytes', () => {
   it('reads and writes round-trip bytes through the cache', () => {

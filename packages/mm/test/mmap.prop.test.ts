@@ -3,9 +3,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import { _PAGE_SPECIAL } from '../src/fault.js';
-import { GFP_HIGHUSER_MOVABLE } from '../src/gfp.js';
-import { LRU_INACTIVE_FILE, P_INDEX, P_MAPPING, P_REFCOUNT } from '../src/layout.js';
-import { type FileBacking, type MappingOps, type RmapVma, mappingIsAnon } from '../src/mapping.js';
+import { P_MAPPING, P_REFCOUNT } from '../src/layout.js';
+import { mappingIsAnon } from '../src/mapping.js';
 import type { Memory } from '../src/memory.js';
 import { createMemory } from '../src/mm-init.js';
 import {
@@ -21,68 +20,9 @@ import {
   createMm,
 } from '../src/mmap.js';
 import { PAGE_SIZE } from '../src/mmzone.js';
-import { PG_dirty, PG_uptodate } from '../src/page-flags.js';
 import { pageMapcount } from '../src/rmap.js';
-import { lruAdd, lruDel, verifyLru } from '../src/swap.js';
-
-// ---------------------------------------------------------------- a page-cache fake
-
-interface FakeFile extends FileBacking, MappingOps {
-  cache: Map<number, number>;
-  release(): void;
-}
-
-const fileByte = (f: number, index: number, i: number): number =>
-  (f * 101 + index * 31 + i * 7 + 3) & 0xff;
-
-function createFakeFile(mem: Memory, id: number, sizeBytes: number): FakeFile {
-  const cache = new Map<number, number>();
-  const f: FakeFile = {
-    anon: false,
-    mappingWord: 0,
-    iMmap: new Set<RmapVma>(),
-    cache,
-    size: () => sizeBytes,
-    ownerRefs: () => 1,
-    migratePage: () => false,
-    faultPage(index) {
-      if (index * PAGE_SIZE >= sizeBytes) throw new KernelError('EFAULT', `page ${index} past EOF`);
-      let pfn = cache.get(index);
-      if (pfn === undefined) {
-        const p = mem.allocPages(GFP_HIGHUSER_MOVABLE, 0);
-        if (p === null) throw new KernelError('ENOMEM', 'no page for the cache');
-        pfn = p;
-        const b = mem.pageBytes(pfn);
-        for (let i = 0; i < PAGE_SIZE; i++) b[i] = fileByte(id, index, i);
-        mem.setPageField(pfn, P_MAPPING, f.mappingWord);
-        mem.setPageField(pfn, P_INDEX, index);
-        mem.setPageFlag(pfn, PG_uptodate);
-        lruAdd(mem, pfn, LRU_INACTIVE_FILE);
-        cache.set(index, pfn);
-      }
-      mem.getPage(pfn);
-      return pfn;
-    },
-    pageMkwrite() {},
-    setPageDirty(pfn) {
-      mem.setPageFlag(pfn, PG_dirty);
-    },
-    release() {
-      for (const [index, pfn] of cache) {
-        for (const v of [...f.iMmap]) v.unmapPage(index, pfn);
-        lruDel(mem, pfn);
-        mem.clearPageFlag(pfn, PG_dirty);
-        mem.clearPageFlag(pfn, PG_uptodate);
-        mem.setPageField(pfn, P_MAPPING, 0);
-        mem.putPage(pfn);
-      }
-      cache.clear();
-      mem.mappings.unregister(f.mappingWord);
-    },
-  };
-  (f as { mappingWord: number }).mappingWord = mem.mappings.register(f);
-  return f;
-}
+import { verifyLru } from '../src/swap.js';
+import { type FakeFile, createFakeFile, fileByte } from './fakes.js';
 
 // ---------------------------------------------------------------- the model
 
@@ -116,10 +56,12 @@ function newWorld(zeroPage: boolean): World & { free0: number } {
   const mem = createMemory({ size: '64M', sectionSize: '16M' });
   mem.drainAllPages();
   const free0 = mem.nrFreePages();
-  const files = FILE_SIZES.map((s, i) => createFakeFile(mem, i, s));
+  const files = FILE_SIZES.map((s, id) =>
+    createFakeFile(mem, s, { id, migratable: false, countMajorFaults: false }),
+  );
   const fileData = FILE_SIZES.map((s, f) => {
     const d = new Uint8Array(Math.ceil(s / PAGE_SIZE) * PAGE_SIZE);
-    for (let k = 0; k < d.length; k++) d[k] = fileByte(f, Math.floor(k / PAGE_SIZE), k % PAGE_SIZE);
+    for (let k = 0; k < d.length; k++) d[k] = fileByte(Math.floor(k / PAGE_SIZE), k % PAGE_SIZE, f);
     return d;
   });
   return { mem, mm: createMm(mem, { zeroPage }), files, fileData, pages: new Map(), free0 };

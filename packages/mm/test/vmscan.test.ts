@@ -1,5 +1,5 @@
 import { KernelError } from '@kern/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import { createAddressSpace, type AddressSpace, type AddressSpaceOptions } from '../src/filemap.js';
 import {
@@ -17,11 +17,9 @@ import {
   LRU_INACTIVE_FILE,
   LRU_UNEVICTABLE,
   P_INDEX,
-  P_MAPCOUNT,
   P_MAPPING,
   P_REFCOUNT,
 } from '../src/layout.js';
-import type { RmapVma } from '../src/mapping.js';
 
 /** A P_MAPPING word naming an anon_vma nobody registered. */
 const FAKE_ANON_OWNER = 0x7ffffff1;
@@ -56,6 +54,8 @@ import {
   verifyLru,
 } from '../src/swap.js';
 import { SHRINK_STOP, createPageReclaim, type Shrinker } from '../src/vmscan.js';
+import { FakeVma } from './fakes.js';
+import { checkedBoot } from './helpers.js';
 
 /** What each page of a test file holds when the store has not been written: a function of its index. */
 function stock(index: number): Uint8Array {
@@ -84,40 +84,11 @@ class Store {
   }
 }
 
-class FakeVma implements RmapVma {
-  readonly ptes = new Map<number, number>();
-  refuseUnmap = false;
-  constructor(private readonly mem: Memory) {}
-  map(index: number, pfn: number): void {
-    this.mem.getPage(pfn);
-    this.mem.setPageField(pfn, P_MAPCOUNT, this.mem.pageField(pfn, P_MAPCOUNT) + 1);
-    this.ptes.set(index, pfn);
-  }
-  remapPage(): number {
-    return 0;
-  }
-  unmapPage(index: number, pfn: number): number {
-    if (this.refuseUnmap || this.ptes.get(index) !== pfn) return 0;
-    this.ptes.delete(index);
-    this.mem.setPageField(pfn, P_MAPCOUNT, this.mem.pageField(pfn, P_MAPCOUNT) - 1);
-    this.mem.putPage(pfn);
-    return 1;
-  }
-}
+/** Reclaim never migrates: the VMAs of these tests refuse `remapPage`. */
+const NO_REMAP = { refuseRemap: true } as const;
 
-let current: Memory | null = null;
-function boot(): Memory {
-  current = createMemory({ size: '64M', sectionSize: '16M' });
-  return current;
-}
-
-afterEach(() => {
-  if (current) {
-    expect(verifyMemory(current).errors).toEqual([]);
-    expect(verifyLru(current)).toEqual([]);
-  }
-  current = null;
-});
+/** Each test's memory is verified after it. */
+const boot = checkedBoot();
 
 /** Brings pages 0..n-1 into the cache, clean, each accessed once. */
 function populate(mem: Memory, as: AddressSpace, n: number, from = 0): void {
@@ -434,7 +405,7 @@ describe('page reclaim', () => {
     const mem = boot();
     const pr = createPageReclaim(mem);
     const as = createAddressSpace(mem, new Store().opts());
-    const vma = new FakeVma(mem);
+    const vma = new FakeVma(mem, NO_REMAP);
     as.iMmap.add(vma);
     for (let i = 0; i < 2; i++) {
       const p = as.findOrCreatePage(i)!;
@@ -477,8 +448,7 @@ describe('page reclaim', () => {
   });
 
   it('keeps one set of LRU lists per node and reclaims from the node asked', () => {
-    const mem = createMemory({ nodes: ['32M', '32M'], sectionSize: '16M', nrCpus: 2 });
-    current = mem;
+    const mem = boot({ nodes: ['32M', '32M'], sectionSize: '16M', nrCpus: 2 });
     const pr = createPageReclaim(mem);
     const as = createAddressSpace(mem, new Store().opts());
     for (let i = 0; i < 40; i++) {
@@ -652,7 +622,7 @@ describe('shrinkers and drop_caches', () => {
     as.read(0, 1);
     as.read(0, 1); // active
     as.write(40 * PAGE_SIZE, new Uint8Array(10)); // dirty
-    const vma = new FakeVma(mem);
+    const vma = new FakeVma(mem, NO_REMAP);
     as.iMmap.add(vma);
     const mapped = as.findGetPage(5)!;
     vma.map(5, mapped);
