@@ -26,6 +26,13 @@ import {
 } from './gfp.js';
 import { spinLock, spinUnlock } from './internal/lock.js';
 import {
+  listAddHead,
+  listAddTail,
+  listDel,
+  listPopHead,
+  listPopTail,
+} from './internal/pfn-list.js';
+import {
   N_KSWAPD_ORDER,
   N_KSWAPD_WAKE,
   N_KSWAPD_ZONEIDX,
@@ -615,27 +622,8 @@ export class Memory {
     const za = z.a;
     const hi = z.b + Z_FREE_HEAD + li;
     const ti = z.b + Z_FREE_TAIL + li;
-    if (tail) {
-      const t = za[ti]!;
-      pa[pi + P_NEXT] = 0;
-      pa[pi + P_PREV] = t;
-      if (t) {
-        const ta = this.secI32[(t - 1) >>> this.sectionShift]!;
-        const tj = MEMMAP_WORD + (((t - 1) & this.sectionMask) << 3);
-        ta[tj + P_NEXT] = pfn + 1;
-      } else za[hi] = pfn + 1;
-      za[ti] = pfn + 1;
-    } else {
-      const h = za[hi]!;
-      pa[pi + P_PREV] = 0;
-      pa[pi + P_NEXT] = h;
-      if (h) {
-        const ha = this.secI32[(h - 1) >>> this.sectionShift]!;
-        const hj = MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3);
-        ha[hj + P_PREV] = pfn + 1;
-      } else za[ti] = pfn + 1;
-      za[hi] = pfn + 1;
-    }
+    if (tail) listAddTail(this, za, hi, ti, pfn, pa, pi);
+    else listAddHead(this, za, hi, ti, pfn, pa, pi);
     za[z.b + Z_FREE_MT_NR + li]!++;
     za[z.b + Z_FREE_NR + order]!++;
   }
@@ -644,23 +632,9 @@ export class Memory {
   delFromFreeList(z: ZoneRef, pfn: number, order: number): void {
     const pa = this.secI32[pfn >>> this.sectionShift]!;
     const pi = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-    const mt = pa[pi + P_INDEX]!;
-    const li = freeListIndex(order, mt);
+    const li = freeListIndex(order, pa[pi + P_INDEX]!);
     const za = z.a;
-    const next = pa[pi + P_NEXT]!;
-    const prev = pa[pi + P_PREV]!;
-    if (prev) {
-      const xa = this.secI32[(prev - 1) >>> this.sectionShift]!;
-      const xi = MEMMAP_WORD + (((prev - 1) & this.sectionMask) << 3);
-      xa[xi + P_NEXT] = next;
-    } else za[z.b + Z_FREE_HEAD + li] = next;
-    if (next) {
-      const xa = this.secI32[(next - 1) >>> this.sectionShift]!;
-      const xi = MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3);
-      xa[xi + P_PREV] = prev;
-    } else za[z.b + Z_FREE_TAIL + li] = prev;
-    pa[pi + P_NEXT] = 0;
-    pa[pi + P_PREV] = 0;
+    listDel(this, za, z.b + Z_FREE_HEAD + li, z.b + Z_FREE_TAIL + li, pa, pi);
     pa[pi + P_FLAGS] = pa[pi + P_FLAGS]! & ~(1 << PG_buddy);
     pa[pi + P_PRIVATE] = 0;
     pa[pi + P_INDEX] = 0;
@@ -906,15 +880,7 @@ export class Memory {
     a: Int32Array,
     i: number,
   ): void {
-    const t = pa[pb + PCP_TAILS + pindex]!;
-    a[i + P_NEXT] = 0;
-    a[i + P_PREV] = t;
-    if (t) {
-      const ta = this.secI32[(t - 1) >>> this.sectionShift]!;
-      const tj = MEMMAP_WORD + (((t - 1) & this.sectionMask) << 3);
-      ta[tj + P_NEXT] = pfn + 1;
-    } else pa[pb + PCP_HEADS + pindex] = pfn + 1;
-    pa[pb + PCP_TAILS + pindex] = pfn + 1;
+    listAddTail(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex, pfn, a, i);
   }
 
   private pcpPushHead(
@@ -925,52 +891,26 @@ export class Memory {
     a: Int32Array,
     i: number,
   ): void {
-    const h = pa[pb + PCP_HEADS + pindex]!;
-    a[i + P_PREV] = 0;
-    a[i + P_NEXT] = h;
-    if (h) {
-      const ha = this.secI32[(h - 1) >>> this.sectionShift]!;
-      const hj = MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3);
-      ha[hj + P_PREV] = pfn + 1;
-    } else pa[pb + PCP_TAILS + pindex] = pfn + 1;
-    pa[pb + PCP_HEADS + pindex] = pfn + 1;
+    listAddHead(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex, pfn, a, i);
   }
 
   /** Pops the head of a per-CPU list; -1 if empty. pcp lock held. */
   private pcpPopHead(pa: Int32Array, pb: number, pindex: number): number {
-    const h = pa[pb + PCP_HEADS + pindex]!;
-    if (!h) return NO_PAGE;
-    const pfn = h - 1;
+    const pfn = listPopHead(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex);
+    if (pfn >= 0) this.clearPcpFlag(pfn);
+    return pfn;
+  }
+
+  private clearPcpFlag(pfn: number): void {
     const a = this.secI32[pfn >>> this.sectionShift]!;
     const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-    const next = a[i + P_NEXT]!;
-    pa[pb + PCP_HEADS + pindex] = next;
-    if (next) {
-      const na = this.secI32[(next - 1) >>> this.sectionShift]!;
-      const ni = MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3);
-      na[ni + P_PREV] = 0;
-    } else pa[pb + PCP_TAILS + pindex] = 0;
-    a[i + P_NEXT] = 0;
     a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
-    return pfn;
   }
 
   /** Pops the tail of a per-CPU list; -1 if empty. pcp lock held. */
   private pcpPopTail(pa: Int32Array, pb: number, pindex: number): number {
-    const t = pa[pb + PCP_TAILS + pindex]!;
-    if (!t) return NO_PAGE;
-    const pfn = t - 1;
-    const a = this.secI32[pfn >>> this.sectionShift]!;
-    const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-    const prev = a[i + P_PREV]!;
-    pa[pb + PCP_TAILS + pindex] = prev;
-    if (prev) {
-      const xa = this.secI32[(prev - 1) >>> this.sectionShift]!;
-      const xi = MEMMAP_WORD + (((prev - 1) & this.sectionMask) << 3);
-      xa[xi + P_NEXT] = 0;
-    } else pa[pb + PCP_HEADS + pindex] = 0;
-    a[i + P_PREV] = 0;
-    a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
+    const pfn = listPopTail(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex);
+    if (pfn >= 0) this.clearPcpFlag(pfn);
     return pfn;
   }
 
@@ -1151,13 +1091,7 @@ export class Memory {
       const pfn = h - 1;
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-      const next = a[i + P_NEXT]!;
-      za[hi] = next;
-      if (next)
-        this.secI32[(next - 1) >>> this.sectionShift]![
-          MEMMAP_WORD + (((next - 1) & this.sectionMask) << 3) + P_PREV
-        ] = 0;
-      else za[pb + PCP_TAILS + mt] = 0;
+      listDel(this, za, hi, pb + PCP_TAILS + mt, a, i);
       za[pb + PCP_COUNT]!--;
       if (this.locking) spinUnlock(za, pb + PCP_LOCK);
       // prep_new_page for one page; a free page that changed while free is bad.

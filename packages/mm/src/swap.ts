@@ -27,6 +27,7 @@
 
 import { KernelError } from '@kern/core';
 import { spinLock, spinUnlock } from './internal/lock.js';
+import { listAddHead, listAddTail, listDel } from './internal/pfn-list.js';
 import {
   LRU_ACTIVE_ANON,
   LRU_ACTIVE_FILE,
@@ -183,23 +184,8 @@ function linkLocked(
 ): void {
   const na = mem.nodeArr[nid]!;
   const nb = mem.nodeBase[nid]!;
-  const hi = nb + N_LRU_HEAD + list;
-  const ti = nb + N_LRU_TAIL + list;
-  if (tail) {
-    const t = na[ti]!;
-    a[i + P_NEXT] = 0;
-    a[i + P_PREV] = t;
-    if (t) pageWordArray(mem, t - 1)[pageWordIndex(mem, t - 1) + P_NEXT] = pfn + 1;
-    else na[hi] = pfn + 1;
-    na[ti] = pfn + 1;
-  } else {
-    const h = na[hi]!;
-    a[i + P_PREV] = 0;
-    a[i + P_NEXT] = h;
-    if (h) pageWordArray(mem, h - 1)[pageWordIndex(mem, h - 1) + P_PREV] = pfn + 1;
-    else na[ti] = pfn + 1;
-    na[hi] = pfn + 1;
-  }
+  if (tail) listAddTail(mem, na, nb + N_LRU_HEAD + list, nb + N_LRU_TAIL + list, pfn, a, i);
+  else listAddHead(mem, na, nb + N_LRU_HEAD + list, nb + N_LRU_TAIL + list, pfn, a, i);
   na[nb + N_LRU_NR + list]!++;
 }
 
@@ -207,14 +193,7 @@ function linkLocked(
 function unlinkLocked(mem: Memory, nid: number, a: Int32Array, i: number, list: number): void {
   const na = mem.nodeArr[nid]!;
   const nb = mem.nodeBase[nid]!;
-  const next = a[i + P_NEXT]!;
-  const prev = a[i + P_PREV]!;
-  if (prev) pageWordArray(mem, prev - 1)[pageWordIndex(mem, prev - 1) + P_NEXT] = next;
-  else na[nb + N_LRU_HEAD + list] = next;
-  if (next) pageWordArray(mem, next - 1)[pageWordIndex(mem, next - 1) + P_PREV] = prev;
-  else na[nb + N_LRU_TAIL + list] = prev;
-  a[i + P_NEXT] = 0;
-  a[i + P_PREV] = 0;
+  listDel(mem, na, nb + N_LRU_HEAD + list, nb + N_LRU_TAIL + list, a, i);
   na[nb + N_LRU_NR + list]!--;
 }
 
