@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+/** The build every @kern package uses: ESM and `.d.ts` from src/index.ts into dist/. */
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm'],
+  // tsup's dts build sets baseUrl, which TypeScript 6 deprecates.
+  dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+});
