@@ -1,0 +1,421 @@
+/**
+ * Real RCU for worker threads: a domain in a SharedArrayBuffer that any worker attaches to.
+ *
+ * Layout (Int32 words; each line is 64 bytes = 16 words; constants in `layout.ts`):
+ *
+ * | word | name | what | guarded by |
+ * | --- | --- | --- | --- |
+ * | line 0 | MAGIC, FLAVOR, NR_READERS, NR_PTRS | header | written once before sharing |
+ * | line 1 | GP_CTR | grace-period counter readers snapshot (QSBR: odd, +2 per phase, wraps at 2^32; MB: bit 0 = active, bit 1 = phase) | written only by the GP_LOCK holder (seq-cst store); readers read it plainly |
+ * | line 2 | GP_LOCK | 0 free / 1 held: one grace period at a time | compare-exchange |
+ * | | GP_SEQ | grace-period sequence: even idle, odd in progress (Linux's rcu_seq), wraps | written only by the GP_LOCK holder; waiters read and `waitAsync` on it |
+ * | | GP_FUTEX | -1 while an updater sleeps waiting for readers, else 0 | updater stores -1; a reader that sees -1 stores 0 and notifies |
+ * | line 3+i | R_CTR | reader i's snapshot of GP_CTR (0 = offline / outside a critical section) | written only by reader i (seq-cst store); read by the updater |
+ * | | R_REG | 0 free / 1 registered | compare-exchange at registration, store at unregistration |
+ * | | R_TID | threadId of the registered thread (debugging) | written by reader i at registration |
+ * | after readers | pointer slots | Int32 handles of RCU-protected objects (0 = NULL) | written with `rcuAssignPointer` (seq-cst store, updaters serialise among themselves); read plainly with `rcuDereference` |
+ *
+ * Each reader line is owned by one thread, so a reader announcing a quiescent state
+ * dirties only its own line; GP_CTR's line is written once per phase.
+ *
+ * The 32-bit counter wrap (QSBR): a reader preempted between loading GP_CTR and storing it
+ * (coming online, say) can store a value that is 2^31 grace periods old and may equal the
+ * current one. liburcu's 32-bit build therefore waits in two phases (URCU_QSBR_GP_CTR
+ * toggled between them); so does this domain: wait for every online reader to show the
+ * current counter, advance it, wait again. A stale snapshot can equal at most one of the
+ * two values, so every reader passes a real quiescent state in one of the phases. The
+ * counter starts 300 grace periods before the wrap by default, as Linux starts gp_seq, so
+ * every run crosses it.
+ *
+ * Memory ordering: every shared store that publishes or announces something is an
+ * `Atomics` (seq-cst) store, which V8 compiles to `xchg` on x64, a full barrier.
+ * Dereferences are plain reads, formally racy in the JS memory model but tear-free for an
+ * aligned Int32, and dependent loads through the handle are ordered by the hardware, as
+ * `rcu_dereference()` relies on in C. The MB flavor's unlock is a plain store on x64
+ * (TSO orders earlier loads before it) and a seq-cst store elsewhere.
+ *
+ * @see liburcu: src/urcu-qsbr.c, src/urcu.c, include/urcu/static/urcu-qsbr.h
+ * @see kernel/rcu/rcu.h: rcu_seq_start(), rcu_seq_end(), rcu_seq_snap(), rcu_seq_done()
+ */
+import { threadId } from 'node:worker_threads';
+import { KernelError } from '@kern/core';
+import { RcuCallbackQueue, type RcuCallback, type RcuCallbackStats } from './callbacks.js';
+import { assertMayBlock, driveAsync, driveSync, nextBackoff, type WaitStep } from './futex.js';
+import {
+  FLAVOR_MB,
+  FLAVOR_QSBR,
+  GP_CTR,
+  GP_FUTEX,
+  GP_LOCK,
+  GP_SEQ,
+  H_FLAVOR,
+  H_MAGIC,
+  H_NR_PTRS,
+  H_NR_READERS,
+  LINE_WORDS,
+  MB_GP_COUNT,
+  MB_GP_PHASE,
+  QSBR_GP_CTR,
+  QSBR_GP_ONLINE,
+  R_CTR,
+  R_REG,
+  R_TID,
+  RCU_MAGIC,
+  ptrBase,
+  readerLine,
+} from './layout.js';
+import { MbReader, mbReadersQuiescent } from './mb.js';
+import { QsbrReader, qsbrReadersQuiescent } from './qsbr.js';
+
+/** RCU flavor of a domain: `'qsbr'` (default) or `'mb'` (memory barrier). */
+export type RcuFlavor = 'qsbr' | 'mb';
+
+/** A registered reader of either flavor. */
+export type RcuReader = QsbrReader | MbReader;
+
+/** Options of {@link createRcuDomain}. */
+export interface RcuDomainOptions {
+  /** `'qsbr'` (default): free read side, quiescent states; `'mb'`: barrier per section. */
+  flavor?: RcuFlavor;
+  /** Reader slots (threads that may read at once); default 64. */
+  maxReaders?: number;
+  /** Pointer slots for `rcuAssignPointer`/`rcuDereference`; default 16. */
+  pointerSlots?: number;
+  /** QSBR: initial GP_CTR (forced odd). Default: 300 grace periods before the 2^32 wrap. */
+  gpCtrStart?: number;
+  /** Initial GP_SEQ (forced even). Default: 300 grace periods before the wrap. */
+  gpSeqStart?: number;
+}
+
+/** What another thread needs to attach: send it with `postMessage` or `workerData`. */
+export interface RcuDomainHandle {
+  /** The domain's shared memory. */
+  readonly buffer: SharedArrayBuffer;
+}
+
+/** Per-thread counters of a domain attachment. */
+export interface RcuDomainStats extends RcuCallbackStats {
+  /** Grace periods this thread ran (held GP_LOCK and completed). */
+  gpsRun: number;
+  /** synchronizeRcu/synchronizeRcuSync calls that returned. */
+  synchronizes: number;
+  /** Current GP_SEQ. */
+  gpSeq: number;
+  /** Current GP_CTR. */
+  gpCtr: number;
+}
+
+const DEFAULT_START = -600;
+
+/** @see kernel/rcu/rcu.h: rcu_seq_snap() */
+export const rcuSeqSnap = (seq: number): number => ((seq + 3) & ~1) | 0;
+/** @see kernel/rcu/rcu.h: rcu_seq_done() (wrap-safe, as ULONG_CMP_GE) */
+export const rcuSeqDone = (seq: number, snap: number): boolean => ((seq - snap) | 0) >= 0;
+
+/**
+ * Creates a domain in a new SharedArrayBuffer. Other threads attach with
+ * {@link attachRcuDomain} and `domain.handle`.
+ * @throws KernelError EINVAL on a bad size.
+ * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_init), src/urcu.c (urcu_mb_init)
+ */
+export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
+  const nrReaders = options.maxReaders ?? 64;
+  const nrPtrs = options.pointerSlots ?? 16;
+  if (!Number.isInteger(nrReaders) || nrReaders < 1 || nrReaders > 4096)
+    throw new KernelError('EINVAL', `maxReaders must be 1..4096, got ${nrReaders}`);
+  if (!Number.isInteger(nrPtrs) || nrPtrs < 1 || nrPtrs > 1 << 20)
+    throw new KernelError('EINVAL', `pointerSlots must be 1..${1 << 20}, got ${nrPtrs}`);
+  const flavor = options.flavor ?? 'qsbr';
+  const words = ptrBase(nrReaders) + Math.ceil(nrPtrs / LINE_WORDS) * LINE_WORDS;
+  const buffer = new SharedArrayBuffer(words * 4);
+  const h = new Int32Array(buffer);
+  h[H_FLAVOR] = flavor === 'mb' ? FLAVOR_MB : FLAVOR_QSBR;
+  h[H_NR_READERS] = nrReaders;
+  h[H_NR_PTRS] = nrPtrs;
+  h[GP_CTR] =
+    flavor === 'mb' ? MB_GP_COUNT : (options.gpCtrStart ?? DEFAULT_START) | QSBR_GP_ONLINE;
+  h[GP_SEQ] = (options.gpSeqStart ?? DEFAULT_START) & ~1;
+  Atomics.store(h, H_MAGIC, RCU_MAGIC);
+  return new RcuDomain({ buffer });
+}
+
+/**
+ * Attaches the calling thread to a domain made by {@link createRcuDomain}.
+ * @throws KernelError EINVAL if the buffer is not an RCU domain.
+ * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_register_thread)
+ */
+export function attachRcuDomain(handle: RcuDomainHandle): RcuDomain {
+  return new RcuDomain(handle);
+}
+
+/**
+ * One thread's attachment to a real RCU domain: registration of readers, pointer
+ * publication, grace periods and the thread's callRcu queue.
+ *
+ * `synchronizeRcu()` never blocks the event loop; `synchronizeRcuSync()` blocks and is for
+ * workers only. Grace periods are shared: concurrent callers in any thread snapshot GP_SEQ
+ * and return as soon as a grace period that began after their call has ended.
+ *
+ * @see liburcu: include/urcu/urcu-qsbr.h, include/urcu/urcu-mb.h
+ */
+export class RcuDomain {
+  /** The domain's flavor. */
+  readonly flavor: RcuFlavor;
+  /** Number of reader slots. */
+  readonly maxReaders: number;
+  /** Number of pointer slots. */
+  readonly pointerSlots: number;
+  /** The pointer slots (Int32 handles, 0 = NULL); read plainly, written with rcuAssignPointer. */
+  readonly pointers: Int32Array;
+  /** The registered reader of this thread, if any. */
+  reader: RcuReader | null = null;
+  private readonly h: Int32Array;
+  private readonly callbacks: RcuCallbackQueue;
+  private closed: KernelError | null = null;
+  private gpsRun = 0;
+  private synchronizes = 0;
+
+  /** @internal Use {@link createRcuDomain} or {@link attachRcuDomain}. */
+  constructor(readonly handle: RcuDomainHandle) {
+    const h = new Int32Array(handle.buffer);
+    if (h.length < ptrBase(1) || Atomics.load(h, H_MAGIC) !== RCU_MAGIC)
+      throw new KernelError('EINVAL', 'buffer is not an RCU domain (bad magic)');
+    this.h = h;
+    this.flavor = h[H_FLAVOR] === FLAVOR_MB ? 'mb' : 'qsbr';
+    this.maxReaders = h[H_NR_READERS]!;
+    this.pointerSlots = h[H_NR_PTRS]!;
+    this.pointers = new Int32Array(handle.buffer, ptrBase(this.maxReaders) * 4, this.pointerSlots);
+    this.callbacks = new RcuCallbackQueue(
+      () => this.synchronizeRcu(),
+      (e) =>
+        queueMicrotask(() => {
+          throw e;
+        }),
+    );
+  }
+
+  /**
+   * Registers the calling thread as a reader (QSBR readers start online).
+   * @throws KernelError EBUSY if this thread already registered, ENOSPC if every slot is
+   *   taken, ESHUTDOWN after close().
+   * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_register_thread)
+   */
+  rcuRegisterThread(): RcuReader {
+    this.checkOpen();
+    if (this.reader) throw new KernelError('EBUSY', `thread ${threadId} is already registered`);
+    for (let i = 0; i < this.maxReaders; i++) {
+      const line = readerLine(i);
+      if (Atomics.compareExchange(this.h, line + R_REG, 0, 1) !== 0) continue;
+      Atomics.store(this.h, line + R_TID, threadId);
+      const done = (r: RcuReader): void => {
+        Atomics.store(this.h, line + R_CTR, 0);
+        Atomics.store(this.h, line + R_TID, 0);
+        Atomics.store(this.h, line + R_REG, 0);
+        if (this.reader === r) this.reader = null;
+      };
+      const r =
+        this.flavor === 'qsbr'
+          ? new QsbrReader(this.h, this.pointers, i, done)
+          : new MbReader(
+              this.h,
+              this.pointers,
+              i,
+              done,
+              process.arch === 'x64' || process.arch === 'ia32',
+            );
+      this.reader = r;
+      return r;
+    }
+    throw new KernelError('ENOSPC', `all ${this.maxReaders} reader slots are registered`);
+  }
+
+  /**
+   * Publishes handle `value` in pointer slot `slot` (seq-cst store: everything written to
+   * the object before is visible to a reader that dereferences the handle).
+   * @see liburcu: include/urcu/static/pointer.h (_rcu_assign_pointer)
+   */
+  rcuAssignPointer(slot: number, value: number): void {
+    Atomics.store(this.pointers, slot, value);
+  }
+
+  /**
+   * Reads pointer slot `slot` (plain read). Readers may also use their own
+   * `reader.rcuDereference`.
+   * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
+   */
+  rcuDereference(slot: number): number {
+    return this.pointers[slot]!;
+  }
+
+  /** Current grace-period sequence (even: idle, odd: in progress). */
+  get gpSeq(): number {
+    return Atomics.load(this.h, GP_SEQ);
+  }
+
+  /** Current grace-period counter readers snapshot. */
+  get gpCtr(): number {
+    return Atomics.load(this.h, GP_CTR);
+  }
+
+  /** Whether close() was called. */
+  get isClosed(): boolean {
+    return this.closed !== null;
+  }
+
+  /**
+   * Waits for a full grace period: every read-side critical section that began before the
+   * call has ended. Never blocks the event loop (polls with `Atomics.waitAsync` and
+   * backoff); if this thread is an online QSBR reader it announces a quiescent state at
+   * each wake-up, so must hold no handle across the `await`.
+   * @throws KernelError ESHUTDOWN if close() is called first (nothing was waited for).
+   * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_synchronize_rcu)
+   */
+  async synchronizeRcu(): Promise<void> {
+    this.checkOpen();
+    this.reader?.rcuQuiescentState();
+    await driveAsync(this.synchronizeSteps(), () => this.reader?.rcuQuiescentState());
+    this.synchronizes++;
+  }
+
+  /**
+   * Blocking {@link RcuDomain.synchronizeRcu} for workers (`Atomics.wait`). An online QSBR
+   * reader goes offline for the wait, as in liburcu.
+   * @throws KernelError EPERM on the main thread, ESHUTDOWN after close().
+   * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_synchronize_rcu)
+   */
+  synchronizeRcuSync(): void {
+    assertMayBlock('synchronizeRcuSync()');
+    this.checkOpen();
+    const r = this.reader;
+    const wasOnline = r?.flavor === 'qsbr' && r.online;
+    if (wasOnline) r.rcuThreadOffline();
+    try {
+      driveSync(this.synchronizeSteps());
+    } finally {
+      if (wasOnline) r.rcuThreadOnline();
+    }
+    this.synchronizes++;
+  }
+
+  /**
+   * Queues `fn` to run after a grace period, batched: callbacks queued while one grace
+   * period runs share the next one. Runs in this thread.
+   * @throws KernelError ESHUTDOWN after close().
+   * @see liburcu: src/urcu-call-rcu-impl.h (call_rcu)
+   */
+  callRcu(fn: RcuCallback): void {
+    this.checkOpen();
+    this.callbacks.callRcu(fn);
+  }
+
+  /**
+   * Resolves once every callback this thread queued before the call has run.
+   * @throws KernelError ESHUTDOWN (rejects) if close() comes first.
+   * @see liburcu: src/urcu-call-rcu-impl.h (rcu_barrier)
+   */
+  rcuBarrier(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
+    return this.callbacks.rcuBarrier();
+  }
+
+  /** This thread's counters. */
+  stats(): RcuDomainStats {
+    return {
+      ...this.callbacks.stats,
+      gpsRun: this.gpsRun,
+      synchronizes: this.synchronizes,
+      gpSeq: this.gpSeq,
+      gpCtr: this.gpCtr,
+    };
+  }
+
+  /**
+   * Shuts this thread's attachment down: pending grace periods abort with ESHUTDOWN (one
+   * this thread was running is rolled back), queued callbacks are dropped and never run,
+   * and the thread's reader is unregistered. Other threads are not affected.
+   * @see liburcu: src/urcu-call-rcu-impl.h (call_rcu_data_free), src/urcu-qsbr.c
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = new KernelError('ESHUTDOWN', 'RCU domain closed while waiting');
+    this.callbacks.abort(this.closed);
+    this.reader?.rcuUnregisterThread();
+    this.reader = null;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw this.closed;
+  }
+
+  /** Lock GP_LOCK, or wait for a grace period that started after `snap`'s call. */
+  private *synchronizeSteps(): Generator<WaitStep, void, void> {
+    const h = this.h;
+    const snap = rcuSeqSnap(Atomics.load(h, GP_SEQ));
+    let ms = 0;
+    for (let spins = 0; ; spins++) {
+      this.checkOpen();
+      const seq = Atomics.load(h, GP_SEQ);
+      if (rcuSeqDone(seq, snap)) return;
+      if (Atomics.compareExchange(h, GP_LOCK, 0, 1) === 0) {
+        try {
+          if (!rcuSeqDone(Atomics.load(h, GP_SEQ), snap)) yield* this.gpSteps();
+        } finally {
+          Atomics.store(h, GP_LOCK, 0);
+          Atomics.notify(h, GP_LOCK);
+        }
+        continue;
+      }
+      // Another thread runs a grace period: sleep until GP_SEQ moves (or a timeout).
+      ms = nextBackoff(ms, spins);
+      yield { array: h, index: GP_SEQ, value: seq, ms };
+    }
+  }
+
+  /** One grace period, with GP_LOCK held. */
+  private *gpSteps(): Generator<WaitStep, void, void> {
+    const h = this.h;
+    const nr = this.maxReaders;
+    const seq = Atomics.load(h, GP_SEQ);
+    Atomics.store(h, GP_SEQ, (seq + 1) | 0); // rcu_seq_start
+    let completed = false;
+    try {
+      if (this.flavor === 'qsbr') {
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        Atomics.store(h, GP_CTR, (Atomics.load(h, GP_CTR) + QSBR_GP_CTR) | 0);
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+      } else {
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        Atomics.store(h, GP_CTR, Atomics.load(h, GP_CTR) ^ MB_GP_PHASE);
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+      }
+      completed = true;
+    } finally {
+      // An aborted grace period is rolled back: it never counts as having elapsed.
+      Atomics.store(h, GP_SEQ, completed ? (seq + 2) | 0 : seq); // rcu_seq_end
+      Atomics.notify(h, GP_SEQ);
+    }
+    this.gpsRun++;
+  }
+
+  /** Polls `quiescent` with backoff, sleeping on GP_FUTEX once readers are slow. */
+  private *waitForReaders(quiescent: () => boolean): Generator<WaitStep, void, void> {
+    const h = this.h;
+    let ms = 0;
+    for (let spins = 0; ; spins++) {
+      if (quiescent()) return;
+      this.checkOpen();
+      // This thread's own reader may be the one waited for (async callers between tasks).
+      this.reader?.rcuQuiescentState();
+      if (quiescent()) return;
+      ms = nextBackoff(ms, spins);
+      if (ms > 0) {
+        Atomics.store(h, GP_FUTEX, -1);
+        if (quiescent()) {
+          Atomics.store(h, GP_FUTEX, 0);
+          return;
+        }
+      }
+      yield { array: h, index: GP_FUTEX, value: -1, ms };
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The memory-barrier flavor's reader, for code that cannot place quiescent states: each
+ * outermost `rcuReadLock` stores a snapshot of the grace-period counter (with its phase)
+ * in the reader's own line with a seq-cst store; `rcuReadUnlock` clears it.
+ *
+ * @see liburcu: include/urcu/static/urcu-mb.h (_urcu_mb_read_lock, _urcu_mb_read_unlock),
+ *      src/urcu.c (synchronize_rcu, wait_for_readers)
+ */
+import { GP_CTR, LINE_WORDS, MB_GP_PHASE, R_CTR, READER_BASE } from './layout.js';
+import { wakeUpGp } from './qsbr.js';
+
+/**
+ * Whether no MB reader is inside a critical section begun in the phase opposite to `gp`'s.
+ * @see liburcu: src/urcu.c (urcu_common_reader_state: URCU_READER_ACTIVE_OLD)
+ */
+export function mbReadersQuiescent(h: Int32Array, nrReaders: number, gp: number): boolean {
+  for (let i = 0, at = READER_BASE + R_CTR; i < nrReaders; i++, at += LINE_WORDS) {
+    const v = Atomics.load(h, at);
+    if (v !== 0 && ((v ^ gp) & MB_GP_PHASE) !== 0) return false;
+  }
+  return true;
+}
+
+/**
+ * A thread's registration in a memory-barrier domain; made by
+ * `RcuDomain.rcuRegisterThread()`. Critical sections nest; the nesting depth is
+ * thread-local and only the outermost lock and unlock touch shared memory.
+ *
+ * @see liburcu: include/urcu/urcu-mb.h
+ */
+export class MbReader {
+  /** Flavor tag. */
+  readonly flavor = 'mb' as const;
+  private nesting = 0;
+  private readonly ctrAt: number;
+
+  /** @internal Made by `RcuDomain.rcuRegisterThread()`. */
+  constructor(
+    private readonly h: Int32Array,
+    /** The domain's pointer slots. */
+    readonly pointers: Int32Array,
+    /** This reader's slot index in the domain. */
+    readonly slot: number,
+    private readonly onUnregister: (r: MbReader) => void,
+    /**
+     * Whether the hardware orders a load before a later store (x86's TSO): then unlock
+     * is a plain store, as a release; otherwise a seq-cst store.
+     */
+    private readonly tso: boolean,
+  ) {
+    this.ctrAt = READER_BASE + slot * LINE_WORDS + R_CTR;
+  }
+
+  /**
+   * Begins a (nestable) read-side critical section. Outermost: one seq-cst store of the
+   * counter snapshot, which also orders it before the section's loads (x64: `xchg`).
+   * @see liburcu: include/urcu/static/urcu-common.h (_urcu_read_lock_update)
+   */
+  rcuReadLock(): void {
+    if (this.nesting++ === 0) Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
+  }
+
+  /**
+   * Ends a read-side critical section. Outermost: clears the snapshot (a release store)
+   * and wakes a waiting updater.
+   * @see liburcu: include/urcu/static/urcu-mb.h (_urcu_mb_read_unlock_update_and_wakeup)
+   */
+  rcuReadUnlock(): void {
+    if (--this.nesting === 0) {
+      if (this.tso) this.h[this.ctrAt] = 0;
+      else Atomics.store(this.h, this.ctrAt, 0);
+      wakeUpGp(this.h);
+    }
+  }
+
+  /**
+   * Reads pointer slot `slot`: a plain typed-array read.
+   * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
+   */
+  rcuDereference(slot: number): number {
+    return this.pointers[slot]!;
+  }
+
+  /** Whether the thread is inside a read-side critical section. */
+  get online(): boolean {
+    return this.nesting > 0;
+  }
+
+  /** A no-op: MB readers are quiescent outside their critical sections. */
+  rcuQuiescentState(): void {}
+
+  /** A no-op for the MB flavor. */
+  rcuThreadOffline(): void {}
+
+  /** A no-op for the MB flavor. */
+  rcuThreadOnline(): void {}
+
+  /** Runs `fn` (MB readers need no quiescent states between tasks). */
+  runTask<T>(fn: () => T): T {
+    return fn();
+  }
+
+  /** Returns `fn` itself (see {@link MbReader.runTask}). */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return fn;
+  }
+
+  /** `Atomics.wait` (workers only); MB readers outside a critical section are never waited for. */
+  waitOffline(
+    array: Int32Array,
+    index: number,
+    value: number,
+    ms: number,
+  ): 'ok' | 'not-equal' | 'timed-out' {
+    return Atomics.wait(array, index, value, ms);
+  }
+
+  /**
+   * Frees the reader slot (must be outside any critical section).
+   * @see liburcu: src/urcu.c (urcu_mb_unregister_thread)
+   */
+  rcuUnregisterThread(): void {
+    this.nesting = 0;
+    Atomics.store(this.h, this.ctrAt, 0);
+    this.onUnregister(this);
+  }
+}

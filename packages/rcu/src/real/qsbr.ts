@@ -1,0 +1,180 @@
+/**
+ * The QSBR flavor's reader (quiescent-state-based reclamation): the read side costs
+ * nothing; each thread announces quiescent states and goes offline while idle or blocked.
+ *
+ * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_quiescent_state,
+ *      _urcu_qsbr_thread_offline, _urcu_qsbr_thread_online), src/urcu-qsbr.c
+ */
+import { GP_CTR, GP_FUTEX, LINE_WORDS, R_CTR, READER_BASE } from './layout.js';
+
+/** Wakes an updater sleeping in a grace period (it set GP_FUTEX to -1 before sleeping). */
+export function wakeUpGp(h: Int32Array): void {
+  // A plain read: an Atomics store just preceded it (a full barrier on x64).
+  if (h[GP_FUTEX] === -1) {
+    Atomics.store(h, GP_FUTEX, 0);
+    Atomics.notify(h, GP_FUTEX);
+  }
+}
+
+/**
+ * Whether every QSBR reader is offline or has announced counter value `ctr`.
+ * @see liburcu: src/urcu-qsbr.c (wait_for_readers, urcu_qsbr_reader_state)
+ */
+export function qsbrReadersQuiescent(h: Int32Array, nrReaders: number, ctr: number): boolean {
+  for (let i = 0, at = READER_BASE + R_CTR; i < nrReaders; i++, at += LINE_WORDS) {
+    const v = Atomics.load(h, at);
+    if (v !== 0 && v !== ctr) return false;
+  }
+  return true;
+}
+
+/**
+ * A thread's registration in a QSBR domain: made by `RcuDomain.rcuRegisterThread()`.
+ * Registered threads start online.
+ *
+ * Read-side rule: a read-side critical section lasts from one quiescent state to the
+ * next, so a handle obtained with {@link QsbrReader.rcuDereference} must not be used after
+ * {@link QsbrReader.rcuQuiescentState}, {@link QsbrReader.rcuThreadOffline}, the end of a
+ * {@link QsbrReader.runTask} task, or an `await` (other tasks may announce a quiescent
+ * state meanwhile).
+ *
+ * @see liburcu: include/urcu/urcu-qsbr.h
+ */
+export class QsbrReader {
+  /** Flavor tag. */
+  readonly flavor = 'qsbr' as const;
+  /** Last value stored in this reader's R_CTR word (0 = offline). Thread-local. */
+  private snap = 0;
+  private readonly ctrAt: number;
+
+  /** @internal Made by `RcuDomain.rcuRegisterThread()`. */
+  constructor(
+    private readonly h: Int32Array,
+    /** The domain's pointer slots (handles published with `rcuAssignPointer`). */
+    readonly pointers: Int32Array,
+    /** This reader's slot index in the domain (also its per-reader counter index). */
+    readonly slot: number,
+    private readonly onUnregister: (r: QsbrReader) => void,
+  ) {
+    this.ctrAt = READER_BASE + slot * LINE_WORDS + R_CTR;
+    this.rcuThreadOnline();
+  }
+
+  /**
+   * Begins a read-side critical section: an empty function (QSBR readers are always in
+   * one while online).
+   * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_read_lock)
+   */
+  rcuReadLock(): void {}
+
+  /**
+   * Ends a read-side critical section: an empty function.
+   * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_read_unlock)
+   */
+  rcuReadUnlock(): void {}
+
+  /**
+   * Reads pointer slot `slot` of the domain: a plain typed-array read (handles are
+   * published with a seq-cst store; dependent loads are ordered by the hardware, as for
+   * `rcu_dereference()` in C).
+   * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
+   */
+  rcuDereference(slot: number): number {
+    return this.pointers[slot]!;
+  }
+
+  /** Whether this thread is online (grace periods wait for it). */
+  get online(): boolean {
+    return this.snap !== 0;
+  }
+
+  /**
+   * Announces a quiescent state: this thread holds no handle obtained before. Two plain
+   * reads when no grace period is waiting; one seq-cst store when one is.
+   * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_quiescent_state)
+   */
+  rcuQuiescentState(): void {
+    const g = this.h[GP_CTR]!;
+    if (g === this.snap || this.snap === 0) return;
+    this.snap = g;
+    Atomics.store(this.h, this.ctrAt, g);
+    wakeUpGp(this.h);
+  }
+
+  /**
+   * Goes offline (an extended quiescent state): grace periods no longer wait for this
+   * thread. Call before blocking or idling.
+   * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_thread_offline)
+   */
+  rcuThreadOffline(): void {
+    if (this.snap === 0) return;
+    this.snap = 0;
+    Atomics.store(this.h, this.ctrAt, 0);
+    wakeUpGp(this.h);
+  }
+
+  /**
+   * Comes back online; handles may be dereferenced again.
+   * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_thread_online)
+   */
+  rcuThreadOnline(): void {
+    if (this.snap !== 0) return;
+    const g = Atomics.load(this.h, GP_CTR);
+    this.snap = g;
+    Atomics.store(this.h, this.ctrAt, g);
+  }
+
+  /**
+   * Runs one task with an automatic quiescent state after it: an offline thread comes
+   * online for the task and goes offline again after it (so an idle worker is never
+   * waited for); an online thread announces a quiescent state after it.
+   * @see liburcu: doc/rcu-api.md (rcu_quiescent_state, rcu_thread_offline)
+   */
+  runTask<T>(fn: () => T): T {
+    const wasOnline = this.snap !== 0;
+    if (!wasOnline) this.rcuThreadOnline();
+    try {
+      return fn();
+    } finally {
+      if (wasOnline) this.rcuQuiescentState();
+      else this.rcuThreadOffline();
+    }
+  }
+
+  /**
+   * Wraps a handler (a `message` listener, say) with {@link QsbrReader.runTask}.
+   * @see liburcu: doc/rcu-api.md
+   */
+  wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    return (...args: A) => this.runTask(() => fn(...args));
+  }
+
+  /**
+   * Blocks in `Atomics.wait(array, index, value, ms)` offline (workers only), so the wait
+   * never holds up a grace period. Returns what `Atomics.wait` returned.
+   * @see liburcu: doc/rcu-api.md (rcu_thread_offline before blocking)
+   */
+  waitOffline(
+    array: Int32Array,
+    index: number,
+    value: number,
+    ms: number,
+  ): 'ok' | 'not-equal' | 'timed-out' {
+    const wasOnline = this.snap !== 0;
+    this.rcuThreadOffline();
+    try {
+      return Atomics.wait(array, index, value, ms);
+    } finally {
+      if (wasOnline) this.rcuThreadOnline();
+    }
+  }
+
+  /**
+   * Goes offline and frees the reader slot.
+   * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_unregister_thread)
+   */
+  rcuUnregisterThread(): void {
+    this.rcuThreadOffline();
+    this.onUnregister(this);
+  }
+}

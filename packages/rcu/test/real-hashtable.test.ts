@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { RcuHashTable, valueFor } from '../examples/hashtable.js';
+import { createRcuDomain } from '../src/real/domain.js';
+import { nextMessage, spawn, terminateAll } from './fixtures/real-spawn.js';
+
+afterEach(terminateAll);
+
+interface Counts {
+  lookups: number;
+  found: number;
+  errors: number;
+}
+
+async function churn(
+  broken: boolean,
+  ms: number,
+): Promise<{ counts: Counts[]; ops: number; gps: number }> {
+  const domain = createRcuDomain();
+  const table = RcuHashTable.create(domain, 64, 2048);
+  table.brokenReclaim = broken;
+  const ctl = new Int32Array(new SharedArrayBuffer(8));
+  const keys = 512;
+  const readers = [1, 2].map((seed) =>
+    spawn('real-hashtable-reader.ts', {
+      domain: domain.handle,
+      table: table.handle,
+      ctl: ctl.buffer,
+      keys,
+      seed: seed * 7919,
+    }),
+  );
+  const done = readers.map((w) => nextMessage<Counts>(w, 'done', ms + 30_000));
+  await new Promise((r) => setTimeout(r, 300)); // let the workers start
+  let ops = 0;
+  let x = 99;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const key = (x >>> 8) % keys;
+    if (x & 0x10000 || !table.insert(key, valueFor(key, ops))) table.delete(key);
+    if (++ops % 32 === 0) await new Promise((r) => setImmediate(r));
+  }
+  Atomics.store(ctl, 0, 1);
+  const counts = await Promise.all(done);
+  await domain.rcuBarrier();
+  const gps = domain.stats().gpsRun;
+  domain.close();
+  return { counts, ops, gps };
+}
+
+describe('example: RCU-protected hash table in shared memory', () => {
+  it('two reader workers never see a freed node while the main thread inserts, replaces and deletes', async () => {
+    const { counts, ops, gps } = await churn(false, 1500);
+    for (const c of counts) {
+      expect(c.errors).toBe(0);
+      expect(c.lookups).toBeGreaterThan(10_000);
+      expect(c.found).toBeGreaterThan(0);
+    }
+    expect(ops).toBeGreaterThan(1000);
+    expect(gps).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('negative control: reclaiming without a grace period is seen by the readers', async () => {
+    const { counts } = await churn(true, 1500);
+    expect(counts.reduce((s, c) => s + c.errors, 0)).toBeGreaterThan(0);
+  }, 60_000);
+});

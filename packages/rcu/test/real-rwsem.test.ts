@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { attachRcuDomain, createRcuDomain } from '../src/real/domain.js';
+import { attachPercpuRwsem, createPercpuRwsem } from '../src/real/percpu-rwsem.js';
+import {
+  GP_ENTER,
+  GP_EXIT,
+  GP_IDLE,
+  GP_PASSED,
+  GP_REPLAY,
+  createRcuSync,
+} from '../src/real/rcu-sync.js';
+import { nextMessage, spawn, stillPending, terminateAll, within } from './fixtures/real-spawn.js';
+
+afterEach(terminateAll);
+
+describe('rcuSync (kernel/rcu/sync.c state machine)', () => {
+  it('IDLE → ENTER → PASSED → EXIT → IDLE, with REPLAY when re-entered during EXIT', async () => {
+    const d = createRcuDomain();
+    const rss = createRcuSync(d);
+    expect(rss.state).toBe(GP_IDLE);
+    expect(rss.rcuSyncIsIdle()).toBe(true);
+    const entering = rss.rcuSyncEnter();
+    expect(rss.state).toBe(GP_ENTER);
+    expect(rss.rcuSyncIsIdle()).toBe(false);
+    await within(entering, 2000, 'enter');
+    expect(rss.state).toBe(GP_PASSED);
+    // A second updater enters at once while PASSED.
+    await within(rss.rcuSyncEnter(), 100, 'nested enter');
+    expect(rss.count).toBe(2);
+    rss.rcuSyncExit();
+    expect(rss.state).toBe(GP_PASSED);
+    rss.rcuSyncExit();
+    expect(rss.state).toBe(GP_EXIT);
+    // Enter + exit again before the callback: REPLAY, one more grace period.
+    // (Synchronously: the exit callback's grace period has not been waited for yet.)
+    const reenter = rss.rcuSyncEnter();
+    rss.rcuSyncExit();
+    expect(rss.state).toBe(GP_REPLAY);
+    await within(reenter, 100, 'enter during EXIT');
+    await within(d.rcuBarrier(), 2000, 'first callback');
+    await within(d.rcuBarrier(), 2000, 'replayed callback');
+    expect(rss.state).toBe(GP_IDLE);
+    expect(() => rss.rcuSyncExit()).toThrow(/EINVAL/);
+  });
+
+  it('enter waits for a grace period: an online reader that never passes a quiescent state holds it', async () => {
+    const d = createRcuDomain();
+    const other = attachRcuDomain(d.handle);
+    const r = other.rcuRegisterThread();
+    const rss = createRcuSync(d);
+    const entering = rss.rcuSyncEnter();
+    expect(await stillPending(entering, 30)).toBe(true);
+    const t = setInterval(() => r.rcuQuiescentState(), 1);
+    try {
+      await within(entering, 2000, 'enter');
+    } finally {
+      clearInterval(t);
+    }
+    expect(rss.state).toBe(GP_PASSED);
+  });
+});
+
+describe('percpu rw-semaphore', () => {
+  it('readers take the fast path (own line, no atomics) while no writer is active', () => {
+    const d = createRcuDomain();
+    d.rcuRegisterThread();
+    const sem = createPercpuRwsem(d);
+    for (let i = 0; i < 100; i++) {
+      expect(sem.percpuDownReadTrylock()).toBe(true);
+      sem.percpuUpRead();
+    }
+    expect(sem.stats).toEqual({ fast: 100, slow: 0 });
+    expect(sem.readCount()).toBe(0);
+  });
+
+  it('a writer waits for readers to drain, excludes new readers, and readers return to the fast path a grace period after', async () => {
+    const d = createRcuDomain();
+    const rd = attachRcuDomain(d.handle);
+    const r = rd.rcuRegisterThread();
+    const sem = createPercpuRwsem(d);
+    const rsem = attachPercpuRwsem(rd, sem.handle);
+    expect(rsem.percpuDownReadTrylock()).toBe(true); // fast path, held
+    const t = setInterval(() => r.rcuQuiescentState(), 1);
+    try {
+      const writing = sem.percpuDownWrite();
+      expect(await stillPending(writing, 50)).toBe(true); // reader still inside
+      expect(sem.rss.rcuSyncIsIdle()).toBe(false);
+      rsem.percpuUpRead(); // slow-path release: wakes the writer
+      await within(writing, 2000, 'down_write');
+      expect(rsem.percpuDownReadTrylock()).toBe(false); // writer holds it
+      const reading = rsem.percpuDownReadAsync();
+      expect(await stillPending(reading, 20)).toBe(true);
+      sem.percpuUpWrite();
+      await within(reading, 2000, 'down_read after up_write');
+      expect(rsem.stats.slow).toBe(1);
+      rsem.percpuUpRead();
+      await within(d.rcuBarrier(), 2000, 'rcu_sync exit callback');
+      expect(sem.rss.rcuSyncIsIdle()).toBe(true);
+      expect(rsem.percpuDownReadTrylock()).toBe(true);
+      expect(rsem.stats.fast).toBe(2);
+      rsem.percpuUpRead();
+    } finally {
+      clearInterval(t);
+    }
+  });
+
+  it('unregistered threads are refused (EINVAL); blocking forms refuse the main thread (EPERM)', () => {
+    const d = createRcuDomain();
+    const sem = createPercpuRwsem(d);
+    expect(() => sem.percpuDownReadTrylock()).toThrow(/EINVAL/);
+    expect(() => sem.percpuDownWriteSync()).toThrow(/EPERM/);
+  });
+
+  it('two reader workers and a writer on the main thread: mutual exclusion holds, and readers mostly stay on the fast path', async () => {
+    const d = createRcuDomain();
+    const sem = createPercpuRwsem(d);
+    const shared = new Int32Array(new SharedArrayBuffer(8));
+    const workers = [0, 1].map(() =>
+      spawn('real-rwsem-worker.ts', { domain: d.handle, sem: sem.handle, shared: shared.buffer }),
+    );
+    await Promise.all(workers.map((w) => nextMessage(w, 'ready')));
+    const done = workers.map((w) =>
+      nextMessage<{ violations: number; held: number; fast: number; slow: number }>(w, 'done'),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 20; i++) {
+      await within(sem.percpuDownWrite(), 5000, 'down_write');
+      Atomics.store(shared, 0, 1);
+      expect(sem.readCount()).toBe(0);
+      await new Promise((r) => setTimeout(r, 1));
+      Atomics.store(shared, 0, 0);
+      sem.percpuUpWrite();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    Atomics.store(shared, 1, 1);
+    const results = await Promise.all(done);
+    for (const res of results) {
+      expect(res.violations).toBe(0);
+      expect(res.held).toBeGreaterThan(1000);
+      expect(res.fast).toBeGreaterThan(res.slow);
+    }
+    await within(d.rcuBarrier(), 2000, 'barrier');
+  }, 60_000);
+});

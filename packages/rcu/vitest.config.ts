@@ -1,0 +1,3 @@
+import { kernProject } from '../../scripts/vitest-project.js';
+
+export default kernProject('rcu');
