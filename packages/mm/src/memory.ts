@@ -1291,18 +1291,20 @@ export class Memory {
     nodemask: readonly number[] | undefined,
   ): number {
     const allocFlags = this.gfpToAllocFlags(gfp);
+    const retry = (): number =>
+      this.getPageFromFreelist(
+        gfp,
+        order,
+        allocFlags & ALLOC_WMARK_MASK,
+        highest,
+        mt,
+        prefNid,
+        thisnode,
+        nodemask,
+        allocFlags,
+      );
     if (gfp & __GFP_KSWAPD_RECLAIM) this.wakeAllKswapds(order, highest, prefNid);
-    let pfn = this.getPageFromFreelist(
-      gfp,
-      order,
-      allocFlags & ALLOC_WMARK_MASK,
-      highest,
-      mt,
-      prefNid,
-      thisnode,
-      nodemask,
-      allocFlags,
-    );
+    let pfn = retry();
     if (pfn >= 0) return pfn;
     if (gfp & __GFP_DIRECT_RECLAIM) {
       let drained = false;
@@ -1321,33 +1323,13 @@ export class Memory {
           gfp,
           thisnode ? prefNid : undefined,
         );
-        pfn = this.getPageFromFreelist(
-          gfp,
-          order,
-          allocFlags & ALLOC_WMARK_MASK,
-          highest,
-          mt,
-          prefNid,
-          thisnode,
-          nodemask,
-          allocFlags,
-        );
+        pfn = retry();
         if (pfn >= 0) return pfn;
         if (!drained) {
           for (const z of this.zonelists[prefNid]!) this.unreserveHighatomicPageblock(z);
           this.drainAllPages();
           drained = true;
-          pfn = this.getPageFromFreelist(
-            gfp,
-            order,
-            allocFlags & ALLOC_WMARK_MASK,
-            highest,
-            mt,
-            prefNid,
-            thisnode,
-            nodemask,
-            allocFlags,
-          );
+          pfn = retry();
           if (pfn >= 0) return pfn;
         }
         if (!progress || gfp & __GFP_NORETRY) break;
@@ -1355,17 +1337,7 @@ export class Memory {
     } else if (order > 0 || allocFlags & ALLOC_HIGHATOMIC) {
       // Atomic context: per-CPU lists may hold what a high-order request needs.
       this.drainLocalPages();
-      pfn = this.getPageFromFreelist(
-        gfp,
-        order,
-        allocFlags & ALLOC_WMARK_MASK,
-        highest,
-        mt,
-        prefNid,
-        thisnode,
-        nodemask,
-        allocFlags,
-      );
+      pfn = retry();
       if (pfn >= 0) return pfn;
     }
     this.countEvent('pgalloc_fail', 1, prefNid);
