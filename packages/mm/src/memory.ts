@@ -464,6 +464,28 @@ export class Memory {
     return s.bytes.subarray(off, off + (PAGE_SIZE << order));
   }
 
+  /**
+   * A view of `len` bytes of physical memory at `paddr` (not a copy), for structures that
+   * live in memory reserved at boot (the printk buffer, RCU's state). The range must lie
+   * inside one section.
+   * @throws KernelError EFAULT if it is not in present memory, EINVAL if it crosses a section.
+   */
+  physBytes(paddr: number, len: number): Uint8Array {
+    const sec = this.sections[Math.floor(paddr / this.sectionBytes)];
+    if (!sec || !(len >= 0))
+      throw new KernelError(
+        'EFAULT',
+        `physical address 0x${paddr.toString(16)} is not in present memory`,
+      );
+    const off = paddr - sec.startPfn * PAGE_SIZE;
+    if (off + len > this.sectionBytes)
+      throw new KernelError(
+        'EINVAL',
+        `[0x${paddr.toString(16)}, +${len}) crosses a memory section`,
+      );
+    return sec.bytes.subarray(off, off + len);
+  }
+
   /** Reads `len` bytes of physical memory at `paddr` (may cross sections). @throws EFAULT on a hole. */
   readPhys(paddr: number, len: number): Uint8Array {
     const out = new Uint8Array(len);

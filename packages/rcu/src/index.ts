@@ -78,3 +78,5 @@ export { planBulkGp, runClassicGpBulk, runTreeGpBulk } from './sim-bulk.js';
 export type { BulkGpOptions, BulkGpPlan, BulkGpResult } from './sim-bulk.js';
 export { RCU_TORTURE_PIPE_LEN, runSimTorture } from './sim-torture.js';
 export type { SimTortureOptions, SimTortureResult, SimTortureType } from './sim-torture.js';
+export { RcuArena, rcuArenaBytes } from './rcu-arena.js';
+export type { RcuArenaEntry } from './rcu-arena.js';

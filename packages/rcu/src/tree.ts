@@ -51,6 +51,7 @@ import {
   rcuSeqStarted,
   rcuSeqState,
 } from './rcu.js';
+import { RcuArena } from './rcu-arena.js';
 import { RcuSegcblist } from './rcu-segcblist.js';
 import type { RcuCallback } from './rcu-segcblist.js';
 import {
@@ -233,6 +234,12 @@ export interface RcuStateOptions {
   stallTimeoutJiffies?: number;
   /** Virtual ns one `rcu_node` lock acquisition holds the lock (default 100). */
   lockHoldNs?: number;
+  /**
+   * Bytes to keep the node and per-CPU arrays in (8-byte aligned; see `rcuArenaBytes`):
+   * for instance a region of `@kern/mm` physical memory reserved at boot, so a crash dump
+   * holds RCU's state. Default: ordinary ArrayBuffers.
+   */
+  arena?: Uint8Array;
 }
 
 /** One `rcu_node`, as read back by {@link RcuState.node} (masks as BigInt). */
@@ -331,6 +338,8 @@ function forEachBit(word: number, base: number, fn: (b: number) => void): void {
 export class RcuState {
   /** Tree shape. */
   readonly geometry: RcuGeometry;
+  /** Where the node and per-CPU arrays live, with each array's offset (`arena.layout`). */
+  readonly arena: RcuArena;
   /** Number of CPUs. */
   readonly nrCpus: number;
   /** Flavour name (`rcu_sched`). */
@@ -509,28 +518,30 @@ export class RcuState {
       throw new KernelError('EINVAL', `rcu: lock hold ${this.lockHoldNs} ns is not >= 0`);
 
     const m = g.numNodes;
-    this.qsmaskLo = new Uint32Array(m);
-    this.qsmaskHi = new Uint32Array(m);
-    this.qsmaskinitLo = new Uint32Array(m);
-    this.qsmaskinitHi = new Uint32Array(m);
-    this.qsmaskinitnextLo = new Uint32Array(m);
-    this.qsmaskinitnextHi = new Uint32Array(m);
-    this.expmaskLo = new Uint32Array(m);
-    this.expmaskHi = new Uint32Array(m);
-    this.grplo = new Int32Array(m);
-    this.grphi = new Int32Array(m);
-    this.grpnum = new Uint8Array(m);
-    this.parent = new Int32Array(m);
-    this.level = new Uint8Array(m);
-    this.nodeGpSeq = new Float64Array(m);
-    this.nodeGpSeqNeeded = new Float64Array(m);
-    this.completedqs = new Float64Array(m);
-    this.expSeqRq = new Float64Array(m);
-    this.lockAcq = new Float64Array(m);
-    this.lockQsAcq = new Float64Array(m);
-    this.lockContended = new Float64Array(m);
-    this.lockMaxWaiters = new Uint32Array(m);
-    this.lockFreeAt = new Float64Array(m);
+    const arena = new RcuArena(opts.arena ?? null);
+    this.arena = arena;
+    this.qsmaskLo = arena.array(Uint32Array, m, 'qsmaskLo');
+    this.qsmaskHi = arena.array(Uint32Array, m, 'qsmaskHi');
+    this.qsmaskinitLo = arena.array(Uint32Array, m, 'qsmaskinitLo');
+    this.qsmaskinitHi = arena.array(Uint32Array, m, 'qsmaskinitHi');
+    this.qsmaskinitnextLo = arena.array(Uint32Array, m, 'qsmaskinitnextLo');
+    this.qsmaskinitnextHi = arena.array(Uint32Array, m, 'qsmaskinitnextHi');
+    this.expmaskLo = arena.array(Uint32Array, m, 'expmaskLo');
+    this.expmaskHi = arena.array(Uint32Array, m, 'expmaskHi');
+    this.grplo = arena.array(Int32Array, m, 'grplo');
+    this.grphi = arena.array(Int32Array, m, 'grphi');
+    this.grpnum = arena.array(Uint8Array, m, 'grpnum');
+    this.parent = arena.array(Int32Array, m, 'parent');
+    this.level = arena.array(Uint8Array, m, 'level');
+    this.nodeGpSeq = arena.array(Float64Array, m, 'nodeGpSeq');
+    this.nodeGpSeqNeeded = arena.array(Float64Array, m, 'nodeGpSeqNeeded');
+    this.completedqs = arena.array(Float64Array, m, 'completedqs');
+    this.expSeqRq = arena.array(Float64Array, m, 'expSeqRq');
+    this.lockAcq = arena.array(Float64Array, m, 'lockAcq');
+    this.lockQsAcq = arena.array(Float64Array, m, 'lockQsAcq');
+    this.lockContended = arena.array(Float64Array, m, 'lockContended');
+    this.lockMaxWaiters = arena.array(Uint32Array, m, 'lockMaxWaiters');
+    this.lockFreeAt = arena.array(Float64Array, m, 'lockFreeAt');
     // rcu_init_one: from the leaves up, each level's stride is the product of spreads below.
     let cpustride = 1;
     for (let l = g.numLvls - 1; l >= 0; l--) {
@@ -555,17 +566,17 @@ export class RcuState {
     this.leafSpread = g.levelSpread[g.numLvls - 1]!;
 
     const n = g.nrCpus;
-    this.cpuGpSeq = new Float64Array(n);
-    this.cpuGpSeqNeeded = new Float64Array(n);
-    this.cpuNoQs = new Uint8Array(n);
-    this.coreNeedsQs = new Uint8Array(n);
-    this.expNoQs = new Uint8Array(n);
-    this.dynticks = new Uint32Array(n);
-    this.dynticksSnap = new Uint32Array(n);
-    this.ticksThisGp = new Uint32Array(n);
-    this.softirqCount = new Uint32Array(n);
-    this.softirqSnap = new Uint32Array(n);
-    this.softirqPending = new Uint8Array(n);
+    this.cpuGpSeq = arena.array(Float64Array, n, 'cpuGpSeq');
+    this.cpuGpSeqNeeded = arena.array(Float64Array, n, 'cpuGpSeqNeeded');
+    this.cpuNoQs = arena.array(Uint8Array, n, 'cpuNoQs');
+    this.coreNeedsQs = arena.array(Uint8Array, n, 'coreNeedsQs');
+    this.expNoQs = arena.array(Uint8Array, n, 'expNoQs');
+    this.dynticks = arena.array(Uint32Array, n, 'dynticks');
+    this.dynticksSnap = arena.array(Uint32Array, n, 'dynticksSnap');
+    this.ticksThisGp = arena.array(Uint32Array, n, 'ticksThisGp');
+    this.softirqCount = arena.array(Uint32Array, n, 'softirqCount');
+    this.softirqSnap = arena.array(Uint32Array, n, 'softirqSnap');
+    this.softirqPending = arena.array(Uint8Array, n, 'softirqPending');
     this.gpWq = createWaitQueue(`${this.name} gp_wq`);
     this.expWq = createWaitQueue(`${this.name} exp_wq`);
 
