@@ -61,7 +61,13 @@ describe('example: RCU-protected hash table in shared memory', () => {
   }, 60_000);
 
   it('negative control: reclaiming without a grace period is seen by the readers', async () => {
-    const { counts } = await churn(true, 1500);
-    expect(counts.reduce((s, c) => s + c.errors, 0)).toBeGreaterThan(0);
-  }, 60_000);
+    // The readers must overlap the churn to see a reused node; on a loaded machine one
+    // run may starve them, so try a few times and require that one run is caught.
+    let errors = 0;
+    for (let attempt = 0; attempt < 3 && errors === 0; attempt++) {
+      const { counts } = await churn(true, 1500);
+      errors = counts.reduce((s, c) => s + c.errors, 0);
+    }
+    expect(errors).toBeGreaterThan(0);
+  }, 180_000);
 });
