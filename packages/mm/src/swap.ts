@@ -292,21 +292,39 @@ export function lruDel(mem: Memory, pfn: number): boolean {
 }
 
 /**
- * Moves an inactive page to the head of its active list (`folio_activate`); counts
- * pgactivate. Returns false if the page is not on an inactive evictable list.
- * @see mm/swap.c: folio_activate, lru_activate
+ * Under the LRU lock, if the page's list state (PG_lru, PG_active, PG_unevictable) is
+ * `want`, moves it `delta` lists along (+1 to active, −1 to inactive, 0 to its own
+ * list's tail) and counts `event`. The common step of the three moves below.
  */
-export function activatePage(mem: Memory, pfn: number): boolean {
+function moveIf(
+  mem: Memory,
+  pfn: number,
+  want: number,
+  delta: number,
+  event: 'pgactivate' | 'pgdeactivate' | 'pgrotated',
+): boolean {
   const a = pageWordArray(mem, pfn);
   const i = pageWordIndex(mem, pfn);
   const nid = flagsNid(a[i + P_FLAGS]!);
   lruLock(mem, nid);
   const f = a[i + P_FLAGS]!;
-  const ok = (f & (LRU | ACTIVE | UNEVICTABLE)) === LRU;
-  if (ok) moveLocked(mem, pfn, a, i, pageLruList(f) + 1, false);
+  const ok = (f & (LRU | ACTIVE | UNEVICTABLE)) === want;
+  if (ok) {
+    if (delta < 0) Atomics.and(a, i + P_FLAGS, ~REFERENCED);
+    moveLocked(mem, pfn, a, i, pageLruList(f) + delta, delta === 0);
+  }
   lruUnlock(mem, nid);
-  if (ok) mem.countEvent('pgactivate', 1, nid);
+  if (ok) mem.countEvent(event, 1, nid);
   return ok;
+}
+
+/**
+ * Moves an inactive page to the head of its active list (`folio_activate`); counts
+ * pgactivate. Returns false if the page is not on an inactive evictable list.
+ * @see mm/swap.c: folio_activate, lru_activate
+ */
+export function activatePage(mem: Memory, pfn: number): boolean {
+  return moveIf(mem, pfn, LRU, +1, 'pgactivate');
 }
 
 /**
@@ -316,19 +334,7 @@ export function activatePage(mem: Memory, pfn: number): boolean {
  * @see mm/swap.c: folio_deactivate, lru_deactivate
  */
 export function deactivatePage(mem: Memory, pfn: number): boolean {
-  const a = pageWordArray(mem, pfn);
-  const i = pageWordIndex(mem, pfn);
-  const nid = flagsNid(a[i + P_FLAGS]!);
-  lruLock(mem, nid);
-  const f = a[i + P_FLAGS]!;
-  const ok = (f & (LRU | ACTIVE | UNEVICTABLE)) === (LRU | ACTIVE);
-  if (ok) {
-    Atomics.and(a, i + P_FLAGS, ~REFERENCED);
-    moveLocked(mem, pfn, a, i, pageLruList(f) - 1, false);
-  }
-  lruUnlock(mem, nid);
-  if (ok) mem.countEvent('pgdeactivate', 1, nid);
-  return ok;
+  return moveIf(mem, pfn, LRU | ACTIVE, -1, 'pgdeactivate');
 }
 
 /**
@@ -338,16 +344,7 @@ export function deactivatePage(mem: Memory, pfn: number): boolean {
  * @see mm/swap.c: folio_rotate_reclaimable, lru_move_tail
  */
 export function rotateReclaimable(mem: Memory, pfn: number): boolean {
-  const a = pageWordArray(mem, pfn);
-  const i = pageWordIndex(mem, pfn);
-  const nid = flagsNid(a[i + P_FLAGS]!);
-  lruLock(mem, nid);
-  const f = a[i + P_FLAGS]!;
-  const ok = (f & (LRU | ACTIVE | UNEVICTABLE)) === LRU;
-  if (ok) moveLocked(mem, pfn, a, i, pageLruList(f), true);
-  lruUnlock(mem, nid);
-  if (ok) mem.countEvent('pgrotated', 1, nid);
-  return ok;
+  return moveIf(mem, pfn, LRU, 0, 'pgrotated');
 }
 
 /**
