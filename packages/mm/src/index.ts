@@ -59,7 +59,7 @@ export { Memblock } from './memblock.js';
 export type { MemblockRegion } from './memblock.js';
 export { MemSection, memmapPagesFor, paddrToPfn, pfnToPaddr } from './sparse.js';
 export { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './memory.js';
-export type { MemPolicy, MemoryHandle, MmLog, Reclaimer, ZoneRef } from './memory.js';
+export type { DebugBreak, MemPolicy, MemoryHandle, MmLog, Reclaimer, ZoneRef } from './memory.js';
 export {
   attachMemory,
   bootMemory,

@@ -84,8 +84,13 @@ export const PCP_BATCH = 3;
 export const PCP_HEADS = 4;
 /** pcp words: tail PFN + 1 of each list. */
 export const PCP_TAILS = PCP_HEADS + NR_PCP_LISTS;
+/**
+ * pcp word: threads waiting for PCP_LOCK while its owner holds it lazily (see
+ * internal/pcp-lock.ts); the owner reads it with a plain load and lets go when non-zero.
+ */
+export const PCP_REVOKE = PCP_TAILS + NR_PCP_LISTS;
 /** Words per pcp, padded to a 64-byte line so CPUs do not share lines. */
-export const PCP_WORDS = Math.ceil((PCP_TAILS + NR_PCP_LISTS) / 16) * 16;
+export const PCP_WORDS = Math.ceil((PCP_REVOKE + 1) / 16) * 16;
 
 // ---- struct zone ----
 

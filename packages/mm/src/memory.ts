@@ -26,6 +26,13 @@ import {
 } from './gfp.js';
 import { spinLock, spinUnlock } from './internal/lock.js';
 import {
+  type PcpHold,
+  pcpHoldFor,
+  pcpLockOwnerSlow,
+  pcpLockRemote,
+  pcpReleaseAll,
+} from './internal/pcp-lock.js';
+import {
   listAddHead,
   listAddTail,
   listDel,
@@ -43,8 +50,8 @@ import {
   PCP_HEADS,
   PCP_HIGH,
   PCP_LOCK,
+  PCP_REVOKE,
   PCP_TAILS,
-  PCP_WORDS,
   P_FLAGS,
   P_INDEX,
   P_MAPCOUNT,
@@ -151,6 +158,14 @@ export interface Reclaimer {
   reclaim(nrPages: number, gfp: number, nid: number | undefined, kswapd?: boolean): number;
 }
 
+/**
+ * Deliberately broken modes for negative-control tests: `no-coalesce` frees without
+ * merging buddies, `skip-double-free-check` lets a double free through, `no-locks` takes
+ * no lock at all, `drain-without-lock` drains other CPUs' per-CPU lists without their lock.
+ */
+export type DebugBreak =
+  'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' | 'drain-without-lock';
+
 /** A view of one zone's words in shared memory. */
 export interface ZoneRef {
   /** The node data array. */
@@ -159,6 +174,12 @@ export interface ZoneRef {
   readonly b: number;
   readonly nid: number;
   readonly zid: number;
+  /** Word offset in `a` of this thread's CPU's per-CPU page set for the zone. */
+  pcp: number;
+  /** Word offset in `a` of this thread's CPU's VM event counters. */
+  ev: number;
+  /** This thread's lazy hold of that per-CPU set's lock (internal/pcp-lock.ts). */
+  hold: PcpHold;
 }
 
 /** Everything `attachMemory` needs to rebuild a Memory in another thread. */
@@ -186,6 +207,10 @@ const NO_PAGE = -1;
 const EV_PGALLOC = VM_EVENT.pgalloc_dma32; // then normal, movable
 const EV_PGFREE = VM_EVENT.pgfree;
 /** GFP bits the order-0 fast path leaves to the general path. */
+/** How long a remote drain waits for a CPU's owner to let go of its per-CPU lists. */
+const PCP_REMOTE_TIMEOUT_MS = 1000;
+/** Placeholder until a Memory's CPU is set. */
+const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0 };
 const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
 
 /**
@@ -228,6 +253,8 @@ export class Memory {
   readonly mappings = new MappingRegistry();
   /** Each section's words by section number (the memmap starts at MEMMAP_WORD). */
   private readonly secI32: (Int32Array | undefined)[];
+  /** Each section's pageblock migrate types by section number. */
+  private readonly secUsemap: (Uint8Array | undefined)[];
   private cpuNr = 0;
   /** Offset of this CPU's event counters inside node data. */
   private cpuEvOff = cpuEventsBase(0);
@@ -242,23 +269,27 @@ export class Memory {
   /** When true, kswapd's work runs inline right after the allocation that woke it. */
   kswapdInline = true;
   /** A deliberately broken mode for negative-control tests; never set otherwise. */
-  private breakMode: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' = 'none';
+  private breakMode: DebugBreak = 'none';
 
   /** A deliberately broken mode for negative-control tests; never set otherwise. */
-  get debugBreak(): 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' {
+  get debugBreak(): DebugBreak {
     return this.breakMode;
   }
 
-  set debugBreak(mode: 'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks') {
+  set debugBreak(mode: DebugBreak) {
+    pcpReleaseAll();
     this.breakMode = mode;
     this.locking = this.smp && mode !== 'no-locks';
   }
   private interleaveNext = 0;
+  /** Remote drains that gave up because a CPU's owner did not let go of its lists. */
+  pcpDrainTimeouts = 0;
   private warnedOrder = false;
 
   constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
     this.sections = sections;
     this.secI32 = sections.map((sec) => sec?.i32);
+    this.secUsemap = sections.map((sec) => sec?.usemap);
     this.sectionBytes = h.sectionBytes;
     this.sectionShift = Math.log2(h.sectionBytes / PAGE_SIZE);
     this.sectionMask = (1 << this.sectionShift) - 1;
@@ -287,6 +318,9 @@ export class Memory {
           b: this.nodeBase[nid]! + zoneBase(zid),
           nid,
           zid,
+          pcp: 0,
+          ev: 0,
+          hold: NO_HOLD,
         });
     this.zonelists = [];
     for (let nid = 0; nid < this.nrNodes; nid++) {
@@ -302,6 +336,11 @@ export class Memory {
     this.localZonelist = this.zonelists[this.cpuToNode[0] ?? 0]!.filter(
       (z) => z.a[z.b + Z_PRESENT]! > 0,
     );
+    for (const z of this.zones) {
+      z.pcp = this.nodeBase[z.nid]! + pcpBase(0, z.zid);
+      z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
+      z.hold = pcpHoldFor(z.a, z.pcp + PCP_LOCK);
+    }
   }
 
   /** Rebuilds the cached local zonelist after zones gained or lost memory (`build_all_zonelists`). */
@@ -335,12 +374,43 @@ export class Memory {
         'EINVAL',
         `cpu ${cpu} is out of range (machine has ${this.nrCpus} CPUs)`,
       );
+    if (cpu !== this.cpuNr) pcpReleaseAll();
     this.cpuNr = cpu;
     this.cpuEvOff = cpuEventsBase(cpu);
     this.cpuPcpOff = pcpBase(cpu, 0);
+    for (const z of this.zones) {
+      z.pcp = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
+      z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
+      z.hold = pcpHoldFor(z.a, z.pcp + PCP_LOCK);
+    }
     this.localZonelist = this.zonelists[this.cpuToNode[cpu] ?? 0]!.filter(
       (z) => z.a[z.b + Z_PRESENT]! > 0,
     );
+  }
+
+  /**
+   * Takes this CPU's per-CPU page set lock for `z` (pcp_spin_lock). The lock is kept
+   * until the end of the thread's synchronous run or until a remote drain asks for it
+   * (internal/pcp-lock.ts), so the common case is a flag test and one plain read.
+   */
+  private pcpLockOwn(z: ZoneRef): void {
+    if (this.locking && (!z.hold.held || z.a[z.pcp + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
+  }
+
+  /**
+   * Takes `cpu`'s per-CPU page set lock for `z`, for a drain: this CPU's own lazily, any
+   * other by asking its owner. Returns false if the owner did not let go within
+   * PCP_REMOTE_TIMEOUT_MS (blocked or gone); true means {@link pcpUnlockRemote} must follow.
+   */
+  private pcpLockCpu(cpu: number, z: ZoneRef, pb: number): boolean | 'own' {
+    if (!this.locking) return 'own';
+    if (cpu === this.cpuNr) {
+      this.pcpLockOwn(z);
+      return 'own';
+    }
+    if (this.breakMode === 'drain-without-lock') return 'own';
+    const r = pcpLockRemote(z.a, pb + PCP_LOCK, PCP_REMOTE_TIMEOUT_MS);
+    return r === 'held' ? 'own' : r;
   }
 
   /** Takes a zone or per-CPU lock word (not on a uniprocessor machine). */
@@ -972,9 +1042,16 @@ export class Memory {
   drainPagesZone(cpu: number, z: ZoneRef): void {
     const pa = z.a;
     const pb = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
-    this.lock(pa, pb + PCP_LOCK);
+    const got = this.pcpLockCpu(cpu, z, pb);
+    if (got === false) {
+      this.pcpDrainTimeouts++;
+      this.warn(
+        `mm: CPU ${cpu} did not let go of its per-CPU lists (node ${z.nid} zone ${zoneNames[z.zid]}) within ${PCP_REMOTE_TIMEOUT_MS} ms; not drained`,
+      );
+      return;
+    }
     this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_COUNT]!);
-    this.unlock(pa, pb + PCP_LOCK);
+    if (got === true) spinUnlock(pa, pb + PCP_LOCK);
   }
 
   /** Empties every CPU's lists, for one zone or all (`drain_all_pages`). */
@@ -1102,20 +1179,23 @@ export class Memory {
         za[zb + Z_WMARK + WMARK_LOW]! + za[zb + Z_LOWMEM_RESERVE + highest]!
       )
         return NO_PAGE;
-      const pb = this.nodeBase[z.nid]! + this.cpuPcpOff + z.zid * PCP_WORDS;
+      const pb = z.pcp;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
-      if (this.locking) spinLock(za, pb + PCP_LOCK);
+      if (this.locking && (!z.hold.held || za[pb + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
       const h = za[hi]!;
-      if (!h) {
-        if (this.locking) spinUnlock(za, pb + PCP_LOCK);
-        return NO_PAGE;
-      }
+      if (!h) return NO_PAGE;
       const pfn = h - 1;
-      const a = this.secI32[pfn >>> this.sectionShift]!;
-      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-      listDel(this, za, hi, pb + PCP_TAILS + mt, a, i);
+      const secs = this.secI32;
+      const shift = this.sectionShift;
+      const mask = this.sectionMask;
+      const a = secs[pfn >>> shift]!;
+      const i = MEMMAP_WORD + ((pfn & mask) << 3);
+      // list_del of the head: only the next page's prev link changes.
+      const next = a[i + P_NEXT]!;
+      za[hi] = next;
+      if (next) secs[(next - 1) >>> shift]![MEMMAP_WORD + (((next - 1) & mask) << 3) + P_PREV] = 0;
+      else za[pb + PCP_TAILS + mt] = 0;
       za[pb + PCP_COUNT]!--;
-      if (this.locking) spinUnlock(za, pb + PCP_LOCK);
       // prep_new_page for one page; a free page that changed while free is bad.
       const f = a[i + P_FLAGS]! & ~(1 << PG_pcp);
       if (
@@ -1139,7 +1219,8 @@ export class Memory {
       a[i + P_PREV] = 0;
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = 0;
-      this.countEventIdx(EV_PGALLOC + z.zid, 1, z.nid);
+      const ev = z.ev + EV_PGALLOC + z.zid;
+      za[ev] = (za[ev]! + 1) | 0;
       return pfn;
     }
     return NO_PAGE;
@@ -1223,8 +1304,8 @@ export class Memory {
   ): number {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
-      const pb = this.nodeBase[z.nid]! + pcpBase(this.cpuNr, z.zid);
-      this.lock(pa, pb + PCP_LOCK);
+      const pb = z.pcp;
+      this.pcpLockOwn(z);
       const pindex = orderToPindex(mt, order);
       let pfn = this.pcpPopHead(pa, pb, pindex);
       if (pfn < 0) {
@@ -1233,7 +1314,6 @@ export class Memory {
           pfn = this.pcpPopHead(pa, pb, pindex);
       }
       if (pfn >= 0) pa[pb + PCP_COUNT]! -= 1 << order;
-      this.unlock(pa, pb + PCP_LOCK);
       if (pfn >= 0) {
         const a = this.secI32[pfn >>> this.sectionShift]!;
         const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
@@ -1518,8 +1598,34 @@ export class Memory {
     ) {
       // free_pages_prepare: a freed page keeps no state (dirty, uptodate, referenced...).
       a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP;
-      this.countEventIdx(EV_PGFREE, 1, f >>> NODES_PGSHIFT);
-      this.freeUnrefPage(pfn, 0);
+      const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
+      const za = z.a;
+      const ev = z.ev + EV_PGFREE;
+      za[ev] = (za[ev]! + 1) | 0;
+      const sec = pfn >>> this.sectionShift;
+      const mt = this.secUsemap[sec]![(pfn & this.sectionMask) >>> pageblock_order]!;
+      if (mt >= MIGRATE_PCPTYPES) {
+        this.freeUnrefPage(pfn, 0);
+        return;
+      }
+      // free_unref_page for one page: to the head of this CPU's list.
+      const pb = z.pcp;
+      if (this.locking && (!z.hold.held || za[pb + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
+      a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
+      a[i + P_PRIVATE] = 0;
+      a[i + P_INDEX] = mt;
+      const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
+      const h = za[hi]!;
+      a[i + P_PREV] = 0;
+      a[i + P_NEXT] = h;
+      if (h)
+        this.secI32[(h - 1) >>> this.sectionShift]![
+          MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3) + P_PREV
+        ] = pfn + 1;
+      else za[pb + PCP_TAILS + mt] = pfn + 1;
+      za[hi] = pfn + 1;
+      if (++za[pb + PCP_COUNT]! >= za[pb + PCP_HIGH]!)
+        this.freePcppagesBulk(z, za, pb, za[pb + PCP_BATCH]!);
       return;
     }
     this.freePagesPrepare(pfn, order, a, i);
@@ -1593,8 +1699,8 @@ export class Memory {
       ]!;
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
-      const pb = this.nodeBase[z.nid]! + this.cpuPcpOff + z.zid * PCP_WORDS;
-      this.lock(pa, pb + PCP_LOCK);
+      const pb = z.pcp;
+      this.pcpLockOwn(z);
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
@@ -1603,7 +1709,6 @@ export class Memory {
       this.pcpPushHead(pa, pb, orderToPindex(mt, order), pfn, a, i);
       const count = (pa[pb + PCP_COUNT]! += 1 << order);
       if (count >= pa[pb + PCP_HIGH]!) this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_BATCH]!);
-      this.unlock(pa, pb + PCP_LOCK);
       return;
     }
     this.lock(z.a, z.b + Z_LOCK);

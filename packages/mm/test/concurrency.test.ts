@@ -11,6 +11,15 @@ interface Result {
   corrupt: number;
   failures: number;
   crashed: string;
+  drains?: number;
+}
+
+interface RunOptions {
+  breakLocks?: boolean;
+  /** Role of each worker (default: all churn). */
+  roles?: ('churn' | 'drain')[];
+  /** The drainer drains other CPUs' lists without their lock (negative control). */
+  drainBreak?: boolean;
 }
 
 /** Runs `n` workers as CPUs 0..n-1 on one machine, started together. */
@@ -19,9 +28,10 @@ export async function runWorkers(
   n: number,
   iterations: number,
   seed: number,
-  breakLocks = false,
+  opts: RunOptions = {},
 ): Promise<Result[]> {
-  const start = new Int32Array(new SharedArrayBuffer(8));
+  const { breakLocks = false, roles, drainBreak = false } = opts;
+  const start = new Int32Array(new SharedArrayBuffer(16));
   start[1] = n;
   const results = await Promise.all(
     Array.from(
@@ -40,6 +50,8 @@ export async function runWorkers(
               maxOrder: 3,
               start,
               breakLocks,
+              role: roles?.[cpu] ?? 'churn',
+              drainBreak,
             },
             execArgv: ['--conditions=@kern/source'],
           });
@@ -80,11 +92,88 @@ describe('two worker threads on one machine', () => {
     for (let attempt = 0; attempt < 4 && caught === 0; attempt++) {
       const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2 });
       // Both workers use CPU 0's lists too, so the unlocked lists are shared.
-      const results = await runWorkers(mem, 2, 40_000, 1234 + attempt, true);
+      const results = await runWorkers(mem, 2, 40_000, 1234 + attempt, { breakLocks: true });
       const corrupt = results.reduce((s, r) => s + r.corrupt, 0);
       const crashed = results.filter((r) => r.crashed).length;
       caught = corrupt + crashed + verifyMemory(mem).errors.length;
     }
     expect(caught).toBeGreaterThan(0);
   }, 240_000);
+});
+
+describe("draining another CPU's lists while it uses them", () => {
+  const roles: ('churn' | 'drain')[] = ['drain', 'churn', 'churn'];
+
+  it('a remote drain takes the lists from their busy owner and every invariant holds', async () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 3 });
+    const results = await runWorkers(mem, 3, 40_000, 99, { roles });
+    for (const r of results) expect([r.corrupt, r.crashed]).toEqual([0, '']);
+    expect(results[0]!.drains).toBeGreaterThan(10);
+    const heldPages = results.flatMap((r) => r.held).reduce((s, [, order]) => s + (1 << order), 0);
+    const report = verifyMemory(mem);
+    expect(report.errors).toEqual([]);
+    expect(report.buddy + report.pcp + heldPages + report.reserved).toBe(report.total);
+    expect(mem.pcpDrainTimeouts).toBe(0);
+  }, 120_000);
+
+  it("negative control: draining without the owner's lock is caught", async () => {
+    let caught = 0;
+    for (let attempt = 0; attempt < 4 && caught === 0; attempt++) {
+      const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 3 });
+      const results = await runWorkers(mem, 3, 40_000, 99 + attempt, { roles, drainBreak: true });
+      const corrupt = results.reduce((s, r) => s + r.corrupt, 0);
+      const crashed = results.filter((r) => r.crashed).length;
+      caught = corrupt + crashed + verifyMemory(mem).errors.length;
+    }
+    expect(caught).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('an owner asleep with its lists held makes a drain give up with a warning, not hang', async () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2 });
+    const log: string[] = [];
+    mem.log = { printk: (_level, text) => log.push(text) };
+    const start = new Int32Array(new SharedArrayBuffer(16));
+    const w = new Worker(bootstrap, {
+      workerData: {
+        script,
+        handle: mem.handle(),
+        id: 1,
+        cpu: 1,
+        iterations: 0,
+        seed: 1,
+        maxOrder: 0,
+        start,
+        role: 'hold',
+      },
+      execArgv: ['--conditions=@kern/source'],
+    });
+    const messages: unknown[] = [];
+    const next = (): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    messages.push(await next());
+    expect(messages[0]).toBe('holding');
+    const z = mem.zones.find((zone) => mem.pcpInfo(1, zone).count > 0);
+    if (!z) throw new Error('the worker left no page on its per-CPU list');
+    mem.drainAllPages();
+    expect(mem.pcpDrainTimeouts).toBeGreaterThan(0);
+    expect(log.some((l) => l.startsWith('mm: CPU 1 did not let go of its per-CPU lists'))).toBe(
+      true,
+    );
+    expect(mem.pcpInfo(1, z).count).toBeGreaterThan(0);
+    expect(verifyMemory(mem).errors).toEqual([]);
+    // Woken, the owner finishes its run, lets go, and the next drain empties its lists.
+    const done = next();
+    Atomics.store(start, 3, 1);
+    Atomics.notify(start, 3);
+    await done;
+    await w.terminate();
+    mem.drainAllPages();
+    expect(mem.pcpInfo(1, z).count).toBe(0);
+    const after = verifyMemory(mem);
+    expect(after.errors).toEqual([]);
+    expect(after.buddy + after.reserved).toBe(after.total);
+  }, 60_000);
 });

@@ -23,6 +23,29 @@ export function spinLock(arr: Int32Array, idx: number): boolean {
   return true;
 }
 
+/**
+ * Takes the lock at `arr[idx]` like {@link spinLock}, but gives up after about
+ * `timeoutMs` of sleeping. Returns whether the lock was taken.
+ */
+export function spinLockTimeout(arr: Int32Array, idx: number, timeoutMs: number): boolean {
+  let c = Atomics.compareExchange(arr, idx, 0, 1);
+  if (c === 0) return true;
+  for (let i = 0; i < SPINS && c !== 2; i++) {
+    c = Atomics.compareExchange(arr, idx, 0, 1);
+    if (c === 0) return true;
+  }
+  if (c !== 2) c = Atomics.exchange(arr, idx, 2);
+  let left = timeoutMs;
+  while (c !== 0) {
+    if (left <= 0) return false;
+    const slice = Math.min(left, 10);
+    Atomics.wait(arr, idx, 2, slice);
+    left -= slice;
+    c = Atomics.exchange(arr, idx, 2);
+  }
+  return true;
+}
+
 /** Takes the lock only if it is free. */
 export function spinTrylock(arr: Int32Array, idx: number): boolean {
   return Atomics.compareExchange(arr, idx, 0, 1) === 0;

@@ -1,0 +1,115 @@
+/**
+ * The per-CPU page lists' lock, held lazily by the CPU that owns the lists.
+ *
+ * Linux guards a CPU's pcp lists with `pcp->lock`, taken by the owning CPU around each
+ * allocation or free and by another CPU that drains them (`drain_pages_zone` from
+ * `drain_all_pages`). Taking and dropping a lock word costs two Atomics calls, each
+ * ~15–20 ns in Node 20 (V8 does not inline them), so an alloc+free pair would spend
+ * most of its time there. So the owning thread takes its lock once and keeps it for the
+ * rest of its synchronous run (as a CPU keeps interrupts off over a critical section):
+ *
+ * - the owner's operations check only a JS flag and, with a plain read, the pcp word
+ *   PCP_REVOKE, which counts threads waiting for the lock;
+ * - when the owner sees PCP_REVOKE non-zero it drops the lock, waits until the waiters
+ *   have taken it, and takes it again afterwards;
+ * - every lock still held is dropped in a microtask, i.e. as soon as the thread's
+ *   current synchronous run ends, before it waits for anything in its event loop;
+ * - a thread that wants the lock (a remote drain, or a second thread claiming the same
+ *   CPU) increments PCP_REVOKE, takes the lock, decrements PCP_REVOKE and wakes the
+ *   owner, and drops the lock when done.
+ *
+ * The lock word itself is the futex mutex of lock.ts, so mutual exclusion and the
+ * memory ordering of everything written under it are the same as with per-operation
+ * locking; only the hold times change. A thread that sleeps in `Atomics.wait` outside
+ * the allocator while it holds a lock delays remote drains until it wakes; those wait
+ * at most `timeoutMs` and then give up (see {@link pcpLockRemote}).
+ */
+
+import { PCP_REVOKE } from '../layout.js';
+import { spinLock, spinLockTimeout, spinUnlock } from './lock.js';
+
+/** This thread's view of one pcp lock word. */
+export interface PcpHold {
+  /** True while this thread holds the lock lazily. */
+  held: boolean;
+  readonly a: Int32Array;
+  /** Index of the pcp's PCP_LOCK word. */
+  readonly idx: number;
+}
+
+const holdsByBuffer = new WeakMap<ArrayBufferLike, Map<number, PcpHold>>();
+let heldNow: PcpHold[] = [];
+let releaseQueued = false;
+
+/**
+ * The hold record of the lock word `a[idx]` for this thread. Every Memory in a thread
+ * that names the same word gets the same record, so two instances attached as the same
+ * CPU never both believe they hold it.
+ */
+export function pcpHoldFor(a: Int32Array, idx: number): PcpHold {
+  let m = holdsByBuffer.get(a.buffer);
+  if (!m) holdsByBuffer.set(a.buffer, (m = new Map<number, PcpHold>()));
+  const key = a.byteOffset / 4 + idx;
+  let h = m.get(key);
+  if (!h) m.set(key, (h = { held: false, a, idx }));
+  return h;
+}
+
+/** Takes the lock word for a thread that is not its lazy holder: announce, lock, withdraw. */
+function lockAnnounced(a: Int32Array, idx: number, timeoutMs: number): boolean {
+  if (Atomics.compareExchange(a, idx, 0, 1) === 0) return true;
+  const r = idx + PCP_REVOKE;
+  Atomics.add(a, r, 1);
+  const got =
+    timeoutMs === Infinity ? (spinLock(a, idx), true) : spinLockTimeout(a, idx, timeoutMs);
+  Atomics.sub(a, r, 1);
+  Atomics.notify(a, r);
+  return got;
+}
+
+/**
+ * Slow path of the owner's lock: takes the lock (or, when a waiter asked for it, hands
+ * it over first) and keeps it until the end of this synchronous run.
+ */
+export function pcpLockOwnerSlow(h: PcpHold): void {
+  const { a, idx } = h;
+  if (h.held) {
+    // A waiter announced itself: let it in, then wait until every waiter has the lock.
+    h.held = false;
+    heldNow = heldNow.filter((x) => x !== h);
+    spinUnlock(a, idx);
+    const r = idx + PCP_REVOKE;
+    for (let v = Atomics.load(a, r); v !== 0; v = Atomics.load(a, r)) Atomics.wait(a, r, v, 50);
+  }
+  lockAnnounced(a, idx, Infinity);
+  h.held = true;
+  heldNow.push(h);
+  if (!releaseQueued) {
+    releaseQueued = true;
+    queueMicrotask(pcpReleaseAll);
+  }
+}
+
+/** Drops every pcp lock this thread holds lazily (end of the synchronous run, CPU change). */
+export function pcpReleaseAll(): void {
+  releaseQueued = false;
+  const list = heldNow;
+  heldNow = [];
+  for (const h of list) {
+    h.held = false;
+    spinUnlock(h.a, h.idx);
+  }
+}
+
+/**
+ * Takes another CPU's pcp lock for a drain, waiting at most `timeoutMs` for its owner
+ * to reach a point where it lets go. Returns false if it did not (the owner is blocked
+ * or gone); the caller then leaves those lists alone. If this thread is itself the
+ * lazy holder of that word (it claimed that CPU too), the lock is already held: returns
+ * 'held' and the caller must not unlock.
+ */
+export function pcpLockRemote(a: Int32Array, idx: number, timeoutMs: number): boolean | 'held' {
+  const h = holdsByBuffer.get(a.buffer)?.get(a.byteOffset / 4 + idx);
+  if (h?.held) return 'held';
+  return lockAnnounced(a, idx, timeoutMs);
+}
