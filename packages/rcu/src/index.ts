@@ -21,6 +21,7 @@ export type {
 } from './real/domain.js';
 export { QsbrReader } from './real/qsbr.js';
 export { MbReader } from './real/mb.js';
+export type { WasmMemory } from './real/wasm-store.js';
 export type { RcuCallback, RcuCallbackStats } from './real/callbacks.js';
 export {
   rcuAssignPointer,

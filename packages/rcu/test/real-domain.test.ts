@@ -188,6 +188,37 @@ describe('real RCU, memory-barrier flavor', () => {
     r.rcuReadUnlock();
     await within(gp2, 2000, 'second GP');
   });
+
+  it('its seq-cst store goes through wasm on a WebAssembly.Memory, through Atomics without one', async () => {
+    const a = createRcuDomain({ flavor: 'mb' });
+    expect(a.handle.memory).toBeDefined();
+    expect(a.handle.memory!.buffer.byteLength).toBeGreaterThanOrEqual(a.handle.buffer.byteLength);
+    // The same domain attached with only its buffer: the Atomics path.
+    const plain = attachRcuDomain({ buffer: a.handle.buffer });
+    const viaWasm = attachRcuDomain(a.handle);
+    const words = new Int32Array(a.handle.buffer);
+    for (const d of [viaWasm, plain]) {
+      const r = d.rcuRegisterThread();
+      const at = readerLine(r.slot) + R_CTR;
+      r.rcuReadLock();
+      expect(words[at]).toBe(words[GP_CTR]);
+      expect(words[at]).not.toBe(0);
+      const gp = a.synchronizeRcu();
+      expect(await stillPending(gp, 30)).toBe(true);
+      r.rcuReadUnlock();
+      expect(words[at]).toBe(0);
+      await within(gp, 2000, 'GP after unlock');
+      r.rcuUnregisterThread();
+    }
+  });
+
+  it('refuses a handle whose memory is not the memory of its buffer', () => {
+    const a = createRcuDomain({ flavor: 'mb' });
+    const b = createRcuDomain({ flavor: 'mb' });
+    expect(() => attachRcuDomain({ buffer: a.handle.buffer, memory: b.handle.memory! })).toThrow(
+      /EINVAL.*not the memory/,
+    );
+  });
 });
 
 describe('callRcu and rcuBarrier', () => {
@@ -260,12 +291,15 @@ describe('real RCU with worker threads', () => {
       const ctl = new Int32Array(new SharedArrayBuffer(8));
       pool[1] = 7;
       a.rcuAssignPointer(0, 1);
-      const readers = [0, 1].map(() =>
+      const progress = new Int32Array(new SharedArrayBuffer(8));
+      const readers = [0, 1].map((index) =>
         spawn('real-reader.ts', {
           mode: 'read',
           domain: a.handle,
           pool: pool.buffer,
           ctl: ctl.buffer,
+          progress: progress.buffer,
+          index,
         }),
       );
       const sleeper = spawn('real-reader.ts', {
@@ -274,7 +308,15 @@ describe('real RCU with worker threads', () => {
         ctl: ctl.buffer,
       });
       await Promise.all([...readers, sleeper].map((w) => nextMessage(w, 'ready')));
-      for (let i = 0; i < 20; i++) {
+      // At least 20 grace periods, and until both readers have been reading during them
+      // (an MB grace period need not wait for a reader between sections, so 20 can pass
+      // before a reader thread has been scheduled at all).
+      for (
+        let i = 0;
+        i < 20 || Atomics.load(progress, 0) < 4 || Atomics.load(progress, 1) < 4;
+        i++
+      ) {
+        if (i > 100_000) throw new Error('the reader workers never ran');
         const h = 2 + (i % 60);
         pool[h] = h * 7;
         const old = a.rcuDereference(0);

@@ -52,6 +52,7 @@ import {
   H_MAGIC,
   H_NR_PTRS,
   H_NR_READERS,
+  H_PROBE,
   LINE_WORDS,
   MB_GP_COUNT,
   MB_GP_PHASE,
@@ -65,6 +66,7 @@ import {
   readerLine,
 } from './layout.js';
 import { MbReader, mbReadersQuiescent } from './mb.js';
+import { seqCstCopyFor, sharedWasmMemory, type WasmMemory } from './wasm-store.js';
 import { QsbrReader, qsbrReadersQuiescent } from './qsbr.js';
 
 /** RCU flavor of a domain: `'qsbr'` (default) or `'mb'` (memory barrier). */
@@ -91,6 +93,12 @@ export interface RcuDomainOptions {
 export interface RcuDomainHandle {
   /** The domain's shared memory. */
   readonly buffer: SharedArrayBuffer;
+  /**
+   * The shared WebAssembly.Memory whose buffer `buffer` is, when the domain was made
+   * with one (memory-barrier domains are): readers then issue their seq-cst store
+   * through wasm, about half the cost of an `Atomics` call (see wasm-store.ts).
+   */
+  readonly memory?: WasmMemory;
 }
 
 /** Per-thread counters of a domain attachment. */
@@ -127,7 +135,9 @@ export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
     throw new KernelError('EINVAL', `pointerSlots must be 1..${1 << 20}, got ${nrPtrs}`);
   const flavor = options.flavor ?? 'qsbr';
   const words = ptrBase(nrReaders) + Math.ceil(nrPtrs / LINE_WORDS) * LINE_WORDS;
-  const buffer = new SharedArrayBuffer(words * 4);
+  // Memory-barrier readers do a seq-cst store per critical section: give them wasm memory.
+  const memory = flavor === 'mb' ? sharedWasmMemory(words * 4) : undefined;
+  const buffer = memory ? (memory.buffer as SharedArrayBuffer) : new SharedArrayBuffer(words * 4);
   const h = new Int32Array(buffer);
   h[H_FLAVOR] = flavor === 'mb' ? FLAVOR_MB : FLAVOR_QSBR;
   h[H_NR_READERS] = nrReaders;
@@ -136,7 +146,19 @@ export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
     flavor === 'mb' ? MB_GP_COUNT : (options.gpCtrStart ?? DEFAULT_START) | QSBR_GP_ONLINE;
   h[GP_SEQ] = (options.gpSeqStart ?? DEFAULT_START) & ~1;
   Atomics.store(h, H_MAGIC, RCU_MAGIC);
-  return new RcuDomain({ buffer });
+  return new RcuDomain(memory ? { buffer, memory } : { buffer });
+}
+
+/** Returns `memory` if it is the memory of the domain words `h`, else throws EINVAL. */
+function checkedMemory(h: Int32Array, memory: WasmMemory): WasmMemory {
+  const m = new Int32Array(memory.buffer);
+  if (m.length < h.length)
+    throw new KernelError('EINVAL', 'handle.memory is smaller than the domain buffer');
+  const want = (Atomics.add(h, H_PROBE, 1) + 1) | 0;
+  const seen = Atomics.load(m, H_PROBE);
+  if (((seen - want) | 0) < 0 || ((seen - want) | 0) > 1 << 20)
+    throw new KernelError('EINVAL', 'handle.memory is not the memory of handle.buffer');
+  return memory;
 }
 
 /**
@@ -170,6 +192,8 @@ export class RcuDomain {
   /** The registered reader of this thread, if any. */
   reader: RcuReader | null = null;
   private readonly h: Int32Array;
+  /** The domain's memory as a shared WebAssembly.Memory, when it has one. */
+  private readonly memory: WasmMemory | undefined;
   private readonly callbacks: RcuCallbackQueue;
   private closed: KernelError | null = null;
   private gpsRun = 0;
@@ -178,6 +202,7 @@ export class RcuDomain {
   /** @internal Use {@link createRcuDomain} or {@link attachRcuDomain}. */
   constructor(readonly handle: RcuDomainHandle) {
     const h = new Int32Array(handle.buffer);
+    this.memory = handle.memory ? checkedMemory(h, handle.memory) : undefined;
     if (h.length < ptrBase(1) || Atomics.load(h, H_MAGIC) !== RCU_MAGIC)
       throw new KernelError('EINVAL', 'buffer is not an RCU domain (bad magic)');
     this.h = h;
@@ -222,6 +247,7 @@ export class RcuDomain {
               i,
               done,
               process.arch === 'x64' || process.arch === 'ia32',
+              this.memory ? seqCstCopyFor(this.memory) : undefined,
             );
       this.reader = r;
       return r;

@@ -16,6 +16,8 @@ export const H_MAGIC = 0;
 export const H_FLAVOR = 1;
 export const H_NR_READERS = 2;
 export const H_NR_PTRS = 3;
+/** Incremented by every attach that brings a WebAssembly.Memory, to check it is this buffer's. */
+export const H_PROBE = 4;
 
 // Line 1: the grace-period counter readers load (read-mostly).
 export const GP_CTR = 1 * LINE_WORDS;

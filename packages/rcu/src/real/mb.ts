@@ -33,6 +33,7 @@ export class MbReader {
   readonly flavor = 'mb' as const;
   private nesting = 0;
   private readonly ctrAt: number;
+  private readonly ctrByte: number;
 
   /** @internal Made by `RcuDomain.rcuRegisterThread()`. */
   constructor(
@@ -47,17 +48,27 @@ export class MbReader {
      * is a plain store, as a release; otherwise a seq-cst store.
      */
     private readonly tso: boolean,
+    /**
+     * `s(dst, src)`: a seq-cst store of the word at byte `src` to byte `dst`, compiled
+     * from wasm (wasm-store.ts) when the domain's memory is a WebAssembly.Memory.
+     */
+    private readonly seqCstCopy?: (dst: number, src: number) => void,
   ) {
     this.ctrAt = READER_BASE + slot * LINE_WORDS + R_CTR;
+    this.ctrByte = this.ctrAt * 4;
   }
 
   /**
    * Begins a (nestable) read-side critical section. Outermost: one seq-cst store of the
-   * counter snapshot, which also orders it before the section's loads (x64: `xchg`).
+   * counter snapshot, which also orders it before the section's loads (x64: `xchg`),
+   * issued through wasm when the domain has a WebAssembly.Memory, else `Atomics.store`.
    * @see liburcu: include/urcu/static/urcu-common.h (_urcu_read_lock_update)
    */
   rcuReadLock(): void {
-    if (this.nesting++ === 0) Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
+    if (this.nesting++ === 0) {
+      if (this.seqCstCopy) this.seqCstCopy(this.ctrByte, GP_CTR * 4);
+      else Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
+    }
   }
 
   /**

@@ -9,7 +9,10 @@ import { GP_CTR, GP_FUTEX, LINE_WORDS, R_CTR, READER_BASE } from './layout.js';
 
 /** Wakes an updater sleeping in a grace period (it set GP_FUTEX to -1 before sleeping). */
 export function wakeUpGp(h: Int32Array): void {
-  // A plain read: an Atomics store just preceded it (a full barrier on x64).
+  // A plain read. After a seq-cst store (QSBR, MB on non-TSO hardware) it cannot be
+  // reordered before that store; after the MB flavor's plain unlock store on x64 it can,
+  // and then a wake-up may be missed: the updater sleeps with a timeout (its backoff,
+  // at most a few ms) and re-checks, so a miss costs latency, never a wrong answer.
   if (h[GP_FUTEX] === -1) {
     Atomics.store(h, GP_FUTEX, 0);
     Atomics.notify(h, GP_FUTEX);
