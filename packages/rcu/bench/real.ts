@@ -200,10 +200,12 @@ export async function runRealBench(quick: boolean): Promise<void> {
     console.log(
       '\nNotes: the QSBR read side is two inlined empty methods and a plain read of the slot ' +
         '(rcu_dereference is a plain load; in hot loops read the hoisted slot array directly, as ' +
-        "here: through reader.rcuDereference V8 reloads the reader's field on every read). An Atomics operation is a builtin call in Node 20 " +
-        '(~16-20 ns), and the MB flavor needs one per outermost lock (x64: the unlock is a plain ' +
-        'store), so it sits at that cost. Two readers only contend on the rwlock line while both ' +
-        'run at once: on a 2-core machine shared with the updater and other load that varies by run.',
+        "here: through reader.rcuDereference V8 reloads the reader's field on every read). " +
+        "The MB flavor's cost is its one seq-cst store per outermost lock (x64: the unlock is " +
+        'a plain store), issued through a wasm i32.atomic.store (an Atomics call is a V8 builtin ' +
+        'call in Node 20, ~16-25 ns; the wasm store about half that). Two readers only contend ' +
+        'on the rwlock line while both run at once: on a 2-core machine shared with the updater ' +
+        'and other load that varies by run.',
     );
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
