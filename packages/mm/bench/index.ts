@@ -2,6 +2,8 @@
  * @kern/mm benchmarks, each beside its baseline in the same process.
  * Run: pnpm --filter @kern/mm bench   (KERN_BENCH_QUICK=1 for a smoke run)
  */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import {
@@ -9,96 +11,49 @@ import {
   printRows,
   printTable,
   quick,
-  runCases,
+  type BenchResult,
 } from '../../../scripts/bench-harness.js';
-import { GFP_KERNEL } from '../src/gfp.js';
 import { PAGE_STRUCT_SIZE } from '../src/layout.js';
 import { createMemory } from '../src/mm-init.js';
 import { PAGE_SIZE } from '../src/mmzone.js';
 import { memmapPagesFor } from '../src/sparse.js';
 import { fragmentation, mixedChurn } from './workloads.js';
 
-// ---- 1. order-0 alloc+free pair through the per-CPU lists
-/** A plain first-fit bitmap page allocator: the simplest thing that could work. */
-class FirstFitBitmap {
-  private readonly bits: Uint32Array;
-  constructor(readonly nrPages: number) {
-    this.bits = new Uint32Array(nrPages >>> 5);
-  }
-  alloc(): number {
-    const b = this.bits;
-    for (let w = 0; w < b.length; w++) {
-      const x = b[w]!;
-      if (x !== 0xffffffff) {
-        const bit = 31 - Math.clz32(~x & (x + 1));
-        b[w] = x | (1 << bit);
-        return (w << 5) + bit;
-      }
-    }
-    return -1;
-  }
-  free(pfn: number): void {
-    this.bits[pfn >>> 5]! &= ~(1 << (pfn & 31));
-  }
-}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-const smpMem = createMemory({ size: '256M', nrCpus: 2 });
-const upMem = createMemory({ size: '256M', nrCpus: 1, smp: false });
-const bitmap = new FirstFitBitmap(65536);
-// A realistic bitmap: the first half in use, so first-fit scans 1024 words per call.
-for (let i = 0; i < 32768; i++) bitmap.alloc();
-const pairOps = 1_000_000;
-const pairResults = runCases([
-  {
-    name: 'new ArrayBuffer(4096)',
-    ops: pairOps,
-    run: (n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += new ArrayBuffer(4096).byteLength;
-      return s;
-    },
-  },
-  {
-    name: 'first-fit bitmap (half full)',
-    ops: pairOps / 10,
-    run: (n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const p = bitmap.alloc();
-        s += p;
-        bitmap.free(p);
-      }
-      return s;
-    },
-  },
-  {
-    name: 'kern allocPages+freePages, SMP (locks, atomics)',
-    ops: pairOps,
-    run: (n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const p = smpMem.allocPages(GFP_KERNEL, 0)!;
-        s += p;
-        smpMem.freePages(p, 0);
-      }
-      return s;
-    },
-  },
-  {
-    name: 'kern allocPages+freePages, UP (smp: false)',
-    ops: pairOps,
-    run: (n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const p = upMem.allocPages(GFP_KERNEL, 0)!;
-        s += p;
-        upMem.freePages(p, 0);
-      }
-      return s;
-    },
-  },
-]);
-printTable('order-0 alloc+free pair (per-CPU lists)', pairResults, 'new ArrayBuffer(4096)');
+// ---- 1. order-0 alloc+free pair through the per-CPU lists
+// Each case and its baselines run interleaved in one child process (bench/pair-child.ts);
+// several children, because a process's memory placement and JIT decisions move the
+// pair's time by ±30% between processes while its rounds agree with each other.
+const childRuns = quick ? 1 : 5;
+const perChild: BenchResult[][] = [];
+for (let k = 0; k < childRuns; k++) {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--conditions=@kern/source',
+      fileURLToPath(new URL('./pair-child.ts', import.meta.url)),
+    ],
+    { encoding: 'utf8', env: process.env },
+  );
+  perChild.push(JSON.parse(out) as BenchResult[]);
+}
+const pairResults: BenchResult[] = perChild[0]!.map((c, i) => {
+  const meds = perChild.map((r) => r[i]!.nsPerOp);
+  return { name: c.name, nsPerOp: median(meds), samples: meds };
+});
+printTable(
+  `order-0 alloc+free pair (per-CPU lists), median of ${childRuns} processes`,
+  pairResults,
+  'new ArrayBuffer(4096)',
+);
+printRows(
+  "order-0 pair: each process's median (ns)",
+  ['case', ...perChild.map((_, k) => `process ${k + 1}`)],
+  pairResults.map((r) => [r.name, ...r.samples.map((x) => x.toFixed(1))]),
+);
 
 // ---- 2. mixed-order churn: throughput and resulting fragmentation
 const churnRows: (string | number)[][] = [];
@@ -178,13 +133,13 @@ for (let r = 0; r < (quick ? 1 : 9); r++) {
   two.push(await workersRound(2, pairs));
 }
 await Promise.all(pairWorkers.map((p) => p.w.terminate()));
-const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
 printRows(
   'worker threads allocating at once (order-0 pairs, each on its own CPU lists)',
   ['threads', 'aggregate pairs per µs (median)', 'ratio to one'],
   [
-    [1, (med(one) / 1000).toFixed(2), '1.00×'],
-    [2, (med(two) / 1000).toFixed(2), `${(med(two) / med(one)).toFixed(2)}×`],
+    [1, (median(one) / 1000).toFixed(2), '1.00×'],
+    [2, (median(two) / 1000).toFixed(2), `${(median(two) / median(one)).toFixed(2)}×`],
   ],
 );
 

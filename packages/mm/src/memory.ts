@@ -1215,8 +1215,7 @@ export class Memory {
       }
       a[i + P_FLAGS] = f;
       a[i + P_REFCOUNT] = 1;
-      a[i + P_NEXT] = 0;
-      a[i + P_PREV] = 0;
+      a[i + P_NEXT] = 0; // P_PREV of a list head is already 0
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = 0;
       const ev = z.ev + EV_PGALLOC + z.zid;
@@ -1597,21 +1596,21 @@ export class Memory {
       a[i + P_MAPPING] === 0
     ) {
       // free_pages_prepare: a freed page keeps no state (dirty, uptodate, referenced...).
-      a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP;
       const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
       const za = z.a;
       const ev = z.ev + EV_PGFREE;
       za[ev] = (za[ev]! + 1) | 0;
-      const sec = pfn >>> this.sectionShift;
-      const mt = this.secUsemap[sec]![(pfn & this.sectionMask) >>> pageblock_order]!;
+      const mt =
+        this.secUsemap[pfn >>> this.sectionShift]![(pfn & this.sectionMask) >>> pageblock_order]!;
       if (mt >= MIGRATE_PCPTYPES) {
+        a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP;
         this.freeUnrefPage(pfn, 0);
         return;
       }
       // free_unref_page for one page: to the head of this CPU's list.
       const pb = z.pcp;
       if (this.locking && (!z.hold.held || za[pb + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
-      a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
+      a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = mt;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)

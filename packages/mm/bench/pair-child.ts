@@ -1,0 +1,105 @@
+/**
+ * One process's run of the order-0 pair benchmark: kern's pair on an SMP and a
+ * uniprocessor machine beside `new ArrayBuffer(4096)` and a first-fit bitmap, interleaved
+ * rounds; prints the results as JSON for bench/index.ts.
+ */
+import { runCases } from '../../../scripts/bench-harness.js';
+import { GFP_KERNEL } from '../src/gfp.js';
+import { createMemory } from '../src/mm-init.js';
+
+/** A plain first-fit bitmap page allocator: the simplest thing that could work. */
+class FirstFitBitmap {
+  private readonly bits: Uint32Array;
+  constructor(readonly nrPages: number) {
+    this.bits = new Uint32Array(nrPages >>> 5);
+  }
+  alloc(): number {
+    const b = this.bits;
+    for (let w = 0; w < b.length; w++) {
+      const x = b[w]!;
+      if (x !== 0xffffffff) {
+        const bit = 31 - Math.clz32(~x & (x + 1));
+        b[w] = x | (1 << bit);
+        return (w << 5) + bit;
+      }
+    }
+    return -1;
+  }
+  free(pfn: number): void {
+    this.bits[pfn >>> 5]! &= ~(1 << (pfn & 31));
+  }
+}
+
+const smpMem = createMemory({ size: '256M', nrCpus: 2 });
+const upMem = createMemory({ size: '256M', nrCpus: 1, smp: false });
+const bitmap = new FirstFitBitmap(65536);
+// A realistic bitmap: the first half in use, so first-fit scans 1024 words per call.
+for (let i = 0; i < 32768; i++) bitmap.alloc();
+const pairOps = 1_000_000;
+// Machine-speed reference: a fixed plain typed-array loop (10 dependent load/store steps
+// per op). The shared host's speed drifts by up to 2× between minutes; the pair tracks it.
+const ref = new Int32Array(new SharedArrayBuffer(1 << 16));
+const pairResults = runCases([
+  {
+    name: 'reference: 10 typed-array load+store steps',
+    ops: 1_000_000,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n * 10; i++) {
+        const k = (i * 7) & 1023;
+        ref[k] = ref[(k + 5) & 1023]! + 1;
+        s += ref[k + 1]!;
+      }
+      return s;
+    },
+  },
+  {
+    name: 'new ArrayBuffer(4096)',
+    ops: pairOps / 10,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += new ArrayBuffer(4096).byteLength;
+      return s;
+    },
+  },
+  {
+    name: 'first-fit bitmap (half full)',
+    ops: pairOps / 10,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = bitmap.alloc();
+        s += p;
+        bitmap.free(p);
+      }
+      return s;
+    },
+  },
+  {
+    name: 'kern allocPages+freePages, SMP (pcp lock held lazily)',
+    ops: pairOps,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = smpMem.allocPages(GFP_KERNEL, 0)!;
+        s += p;
+        smpMem.freePages(p, 0);
+      }
+      return s;
+    },
+  },
+  {
+    name: 'kern allocPages+freePages, UP (smp: false)',
+    ops: pairOps,
+    run: (n) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = upMem.allocPages(GFP_KERNEL, 0)!;
+        s += p;
+        upMem.freePages(p, 0);
+      }
+      return s;
+    },
+  },
+]);
+process.stdout.write(JSON.stringify(pairResults));
