@@ -9,17 +9,8 @@ const SPINS = 64;
 
 /** Takes the lock at `arr[idx]`; returns true if it had to wait (contended). */
 export function spinLock(arr: Int32Array, idx: number): boolean {
-  let c = Atomics.compareExchange(arr, idx, 0, 1);
-  if (c === 0) return false;
-  for (let i = 0; i < SPINS && c !== 2; i++) {
-    c = Atomics.compareExchange(arr, idx, 0, 1);
-    if (c === 0) return true;
-  }
-  if (c !== 2) c = Atomics.exchange(arr, idx, 2);
-  while (c !== 0) {
-    Atomics.wait(arr, idx, 2);
-    c = Atomics.exchange(arr, idx, 2);
-  }
+  if (Atomics.compareExchange(arr, idx, 0, 1) === 0) return false;
+  lockContended(arr, idx, Infinity);
   return true;
 }
 
@@ -28,8 +19,12 @@ export function spinLock(arr: Int32Array, idx: number): boolean {
  * `timeoutMs` of sleeping. Returns whether the lock was taken.
  */
 export function spinLockTimeout(arr: Int32Array, idx: number, timeoutMs: number): boolean {
-  let c = Atomics.compareExchange(arr, idx, 0, 1);
-  if (c === 0) return true;
+  return Atomics.compareExchange(arr, idx, 0, 1) === 0 || lockContended(arr, idx, timeoutMs);
+}
+
+/** The contended path: spin briefly, then sleep with the word at 2 until it is ours. */
+function lockContended(arr: Int32Array, idx: number, timeoutMs: number): boolean {
+  let c = 1;
   for (let i = 0; i < SPINS && c !== 2; i++) {
     c = Atomics.compareExchange(arr, idx, 0, 1);
     if (c === 0) return true;
