@@ -178,8 +178,6 @@ export interface ZoneRef {
   pcp: number;
   /** Word offset in `a` of this thread's CPU's VM event counters. */
   ev: number;
-  /** This thread's lazy hold of that per-CPU set's lock (internal/pcp-lock.ts). */
-  hold: PcpHold;
 }
 
 /** Everything `attachMemory` needs to rebuild a Memory in another thread. */
@@ -209,6 +207,8 @@ const EV_PGFREE = VM_EVENT.pgfree;
 /** GFP bits the order-0 fast path leaves to the general path. */
 /** How long a remote drain waits for a CPU's owner to let go of its per-CPU lists. */
 const PCP_REMOTE_TIMEOUT_MS = 1000;
+/** How long a CPU's own thread waits for its lists before reporting EBUSY. */
+const PCP_OWN_TIMEOUT_MS = 5000;
 /** Placeholder until a Memory's CPU is set. */
 const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0 };
 const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
@@ -260,6 +260,13 @@ export class Memory {
   private cpuEvOff = cpuEventsBase(0);
   /** Offset of this CPU's per-CPU page sets inside node data (zone 0's). */
   private cpuPcpOff = pcpBase(0, 0);
+  /** Node 0's data, where every CPU's per-CPU lists lock lives. */
+  private cpuLockArr: Int32Array;
+  /** This CPU's lock word and its PCP_REVOKE word in cpuLockArr. */
+  private cpuLockIdx = 0;
+  private cpuRevokeIdx = 0;
+  /** This thread's lazy hold of this CPU's lists lock (internal/pcp-lock.ts). */
+  private cpuHold: PcpHold = NO_HOLD;
   /** This CPU's node's zonelist, with zones that have no memory left out. */
   private localZonelist: ZoneRef[] = [];
   /** Where warnings and bad-page reports go. */
@@ -320,7 +327,6 @@ export class Memory {
           zid,
           pcp: 0,
           ev: 0,
-          hold: NO_HOLD,
         });
     this.zonelists = [];
     for (let nid = 0; nid < this.nrNodes; nid++) {
@@ -339,8 +345,11 @@ export class Memory {
     for (const z of this.zones) {
       z.pcp = this.nodeBase[z.nid]! + pcpBase(0, z.zid);
       z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
-      z.hold = pcpHoldFor(z.a, z.pcp + PCP_LOCK);
     }
+    this.cpuLockArr = this.nodeArr[0]!;
+    this.cpuLockIdx = this.cpuLockWord(0);
+    this.cpuRevokeIdx = this.cpuLockIdx + PCP_REVOKE;
+    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx);
   }
 
   /** Rebuilds the cached local zonelist after zones gained or lost memory (`build_all_zonelists`). */
@@ -381,36 +390,72 @@ export class Memory {
     for (const z of this.zones) {
       z.pcp = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
       z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
-      z.hold = pcpHoldFor(z.a, z.pcp + PCP_LOCK);
     }
+    this.cpuLockIdx = this.cpuLockWord(cpu);
+    this.cpuRevokeIdx = this.cpuLockIdx + PCP_REVOKE;
+    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx);
     this.localZonelist = this.zonelists[this.cpuToNode[cpu] ?? 0]!.filter(
       (z) => z.a[z.b + Z_PRESENT]! > 0,
     );
   }
 
   /**
-   * Takes this CPU's per-CPU page set lock for `z` (pcp_spin_lock). The lock is kept
-   * until the end of the thread's synchronous run or until a remote drain asks for it
-   * (internal/pcp-lock.ts), so the common case is a flag test and one plain read.
+   * Index in node 0's data of `cpu`'s per-CPU lock: the PCP_LOCK word of its node-0,
+   * zone-0 page set guards all of that CPU's page sets in every node and zone, so a
+   * thread holds at most one such lock and sees every request for it (PCP_REVOKE beside it).
    */
-  private pcpLockOwn(z: ZoneRef): void {
-    if (this.locking && (!z.hold.held || z.a[z.pcp + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
+  private cpuLockWord(cpu: number): number {
+    return this.nodeBase[0]! + pcpBase(cpu, 0) + PCP_LOCK;
   }
 
   /**
-   * Takes `cpu`'s per-CPU page set lock for `z`, for a drain: this CPU's own lazily, any
-   * other by asking its owner. Returns false if the owner did not let go within
-   * PCP_REMOTE_TIMEOUT_MS (blocked or gone); true means {@link pcpUnlockRemote} must follow.
+   * Takes this CPU's per-CPU lists lock (pcp_spin_lock). It is kept until the end of the
+   * thread's synchronous run or until another thread asks for it (internal/pcp-lock.ts),
+   * so the common case is a flag test and one plain read.
    */
-  private pcpLockCpu(cpu: number, z: ZoneRef, pb: number): boolean | 'own' {
+  private pcpLockOwn(): void {
+    if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
+      this.pcpLockOwnSlow();
+  }
+
+  /** @throws KernelError EBUSY if another thread keeps this CPU's lists (see pcpLockOwnerSlow). */
+  private pcpLockOwnSlow(): void {
+    if (!pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS))
+      throw new KernelError(
+        'EBUSY',
+        `CPU ${this.cpuNr}'s per-CPU page lists are held by another thread that did not let go within ${PCP_OWN_TIMEOUT_MS} ms (a thread attached as the same CPU that is blocked, or a worker terminated in the middle of a run)`,
+      );
+  }
+
+  /**
+   * Takes `cpu`'s per-CPU lists lock for a drain: this CPU's own lazily, any other by
+   * asking its owner (after letting go of this thread's own, so two drainers never wait
+   * for each other). Returns false if the owner did not let go within
+   * PCP_REMOTE_TIMEOUT_MS (blocked or gone); true means {@link pcpUnlockCpu} must follow.
+   */
+  private pcpLockCpu(cpu: number): boolean | 'own' {
     if (!this.locking) return 'own';
     if (cpu === this.cpuNr) {
-      this.pcpLockOwn(z);
+      this.pcpLockOwn();
       return 'own';
     }
     if (this.breakMode === 'drain-without-lock') return 'own';
-    const r = pcpLockRemote(z.a, pb + PCP_LOCK, PCP_REMOTE_TIMEOUT_MS);
+    const r = pcpLockRemote(this.cpuLockArr, this.cpuLockWord(cpu), PCP_REMOTE_TIMEOUT_MS);
     return r === 'held' ? 'own' : r;
+  }
+
+  /**
+   * Lets go of the per-CPU lists lock this thread holds lazily, now rather than at the
+   * end of its synchronous run: call it before blocking (Atomics.wait) for long outside
+   * the allocator, or before a worker posts its last message and may be terminated.
+   */
+  releasePcpLocks(): void {
+    pcpReleaseAll();
+  }
+
+  /** Drops a lock taken by {@link pcpLockCpu} when it returned true. */
+  private pcpUnlockCpu(cpu: number): void {
+    spinUnlock(this.cpuLockArr, this.cpuLockWord(cpu));
   }
 
   /** Takes a zone or per-CPU lock word (not on a uniprocessor machine). */
@@ -494,10 +539,17 @@ export class Memory {
   /** Takes a reference (`get_page`). */
   getPage(pfn: number): void {
     const [a, i] = this.pageWords(pfn);
-    if (Atomics.add(a, i + P_REFCOUNT, 1) <= 0) {
-      Atomics.sub(a, i + P_REFCOUNT, 1);
-      this.badPage(pfn, 'get_page() on a page with no references');
-      throw new KernelError('EINVAL', `get_page on free pfn 0x${pfn.toString(16)}`);
+    // get_page_unless_zero: never lift a free page's count, not even for an instant
+    // (another CPU could allocate it meanwhile); report without taking it out of
+    // circulation, since it may sit on a free list.
+    for (let c = Atomics.load(a, i + P_REFCOUNT); ;) {
+      if (c <= 0) {
+        this.badPage(pfn, 'get_page() on a page with no references', false);
+        throw new KernelError('EINVAL', `get_page on free pfn 0x${pfn.toString(16)}`);
+      }
+      const seen = Atomics.compareExchange(a, i + P_REFCOUNT, c, c + 1);
+      if (seen === c) return;
+      c = seen;
     }
   }
 
@@ -1040,29 +1092,38 @@ export class Memory {
 
   /** Empties one CPU's lists for a zone (`drain_pages_zone`). */
   drainPagesZone(cpu: number, z: ZoneRef): void {
-    const pa = z.a;
-    const pb = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
-    const got = this.pcpLockCpu(cpu, z, pb);
+    this.drainCpu(cpu, [z]);
+  }
+
+  /**
+   * Empties `cpu`'s lists for `zones` under one hold of its lock. A CPU with nothing on
+   * those lists is skipped without asking (as drain_all_pages only queues work on CPUs
+   * with pages); one that does not let go is reported once and left alone.
+   */
+  private drainCpu(cpu: number, zones: readonly ZoneRef[]): void {
+    const pbOf = (z: ZoneRef): number => this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
+    if (!zones.some((z) => z.a[pbOf(z) + PCP_COUNT]! > 0)) return;
+    const got = this.pcpLockCpu(cpu);
     if (got === false) {
       this.pcpDrainTimeouts++;
       this.warn(
-        `mm: CPU ${cpu} did not let go of its per-CPU lists (node ${z.nid} zone ${zoneNames[z.zid]}) within ${PCP_REMOTE_TIMEOUT_MS} ms; not drained`,
+        `mm: CPU ${cpu} did not let go of its per-CPU lists within ${PCP_REMOTE_TIMEOUT_MS} ms; not drained`,
       );
       return;
     }
-    this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_COUNT]!);
-    if (got === true) spinUnlock(pa, pb + PCP_LOCK);
+    for (const z of zones) this.freePcppagesBulk(z, z.a, pbOf(z), z.a[pbOf(z) + PCP_COUNT]!);
+    if (got === true) this.pcpUnlockCpu(cpu);
   }
 
   /** Empties every CPU's lists, for one zone or all (`drain_all_pages`). */
   drainAllPages(zone?: ZoneRef): void {
-    for (const z of zone ? [zone] : this.zones)
-      for (let cpu = 0; cpu < this.nrCpus; cpu++) this.drainPagesZone(cpu, z);
+    const zones = zone ? [zone] : this.zones;
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) this.drainCpu(cpu, zones);
   }
 
   /** Empties this CPU's lists (`drain_local_pages`). */
   drainLocalPages(): void {
-    for (const z of this.zones) this.drainPagesZone(this.cpu, z);
+    this.drainCpu(this.cpu, this.zones);
   }
 
   // ---------------------------------------------------------------- watermarks
@@ -1139,8 +1200,17 @@ export class Memory {
       return null;
     }
     const prefNid = nid ?? this.cpuToNode[this.cpuNr] ?? 0;
-    if (prefNid < 0 || prefNid >= this.nrNodes)
+    if (!Number.isInteger(prefNid) || prefNid < 0 || prefNid >= this.nrNodes)
       throw new KernelError('EINVAL', `node ${prefNid} does not exist (${this.nrNodes} nodes)`);
+    if (nodemask) {
+      if (nodemask.length === 0) throw new KernelError('EINVAL', 'empty nodemask');
+      const bad = nodemask.find((n) => !Number.isInteger(n) || n < 0 || n >= this.nrNodes);
+      if (bad !== undefined)
+        throw new KernelError(
+          'EINVAL',
+          `nodemask names node ${bad}, which does not exist (${this.nrNodes} nodes)`,
+        );
+    }
     const highest = gfpZone(gfp);
     const mt = this.groupByMobility ? gfpMigratetype(gfp) : MIGRATE_UNMOVABLE;
     const thisnode = (gfp & __GFP_THISNODE) !== 0;
@@ -1181,7 +1251,8 @@ export class Memory {
         return NO_PAGE;
       const pb = z.pcp;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
-      if (this.locking && (!z.hold.held || za[pb + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
+      if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
+        this.pcpLockOwnSlow();
       const h = za[hi]!;
       if (!h) return NO_PAGE;
       const pfn = h - 1;
@@ -1304,7 +1375,7 @@ export class Memory {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = z.pcp;
-      this.pcpLockOwn(z);
+      this.pcpLockOwn();
       const pindex = orderToPindex(mt, order);
       let pfn = this.pcpPopHead(pa, pb, pindex);
       if (pfn < 0) {
@@ -1576,6 +1647,13 @@ export class Memory {
         `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`,
       );
     const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+    if (a[i + P_FLAGS]! & (1 << PG_reserved) && a[i + P_REFCOUNT]! <= 0) {
+      this.badPage(pfn, 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', false);
+      throw new KernelError(
+        'EINVAL',
+        `free of reserved pfn 0x${pfn.toString(16)} (PG_reserved: memmap, memblock reservation or offline page)`,
+      );
+    }
     if (a[i + P_REFCOUNT]! <= 0 && this.debugBreak !== 'skip-double-free-check') {
       this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
       throw new KernelError(
@@ -1583,10 +1661,26 @@ export class Memory {
         `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
       );
     }
-    // Only holders of a reference may touch the count: if ours is the only one, nobody
-    // else can be changing it and a plain store does (an atomic costs ~20 ns in V8).
-    if (a[i + P_REFCOUNT] === 1 || !this.smp) a[i + P_REFCOUNT]!--;
-    else if (Atomics.sub(a, i + P_REFCOUNT, 1) !== 1) return;
+    // page_ref_dec_and_test: atomic on SMP, where a speculative getPage (CAS from a
+    // non-zero count) or a racing second free may touch the count at the same time;
+    // only the thread that takes it from 1 to 0 frees the page, and one that takes it
+    // below 0 reports the double free without touching any list.
+    if (!this.smp) a[i + P_REFCOUNT]!--;
+    else {
+      const old = Atomics.sub(a, i + P_REFCOUNT, 1);
+      if (old !== 1) {
+        if (old > 1) return;
+        if (this.breakMode !== 'skip-double-free-check') {
+          Atomics.add(a, i + P_REFCOUNT, 1);
+          this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
+          throw new KernelError(
+            'EINVAL',
+            `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
+          );
+        }
+        return; // the broken mode lets the count go below zero unreported
+      }
+    }
     if (a[i + P_REFCOUNT] !== 0) return;
     const f = a[i + P_FLAGS]!;
     if (
@@ -1609,7 +1703,8 @@ export class Memory {
       }
       // free_unref_page for one page: to the head of this CPU's list.
       const pb = z.pcp;
-      if (this.locking && (!z.hold.held || za[pb + PCP_REVOKE] !== 0)) pcpLockOwnerSlow(z.hold);
+      if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
+        this.pcpLockOwnSlow();
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = mt;
@@ -1699,7 +1794,7 @@ export class Memory {
     if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
       const pa = z.a;
       const pb = z.pcp;
-      this.pcpLockOwn(z);
+      this.pcpLockOwn();
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);

@@ -12,6 +12,7 @@ interface Result {
   failures: number;
   crashed: string;
   drains?: number;
+  drainTimeouts?: number;
 }
 
 interface RunOptions {
@@ -20,6 +21,10 @@ interface RunOptions {
   roles?: ('churn' | 'drain')[];
   /** The drainer drains other CPUs' lists without their lock (negative control). */
   drainBreak?: boolean;
+  /** CPU of each worker (default: worker i is CPU i). */
+  cpus?: number[];
+  /** Churners also drain every CPU's lists this often. */
+  drainEvery?: number;
 }
 
 /** Runs `n` workers as CPUs 0..n-1 on one machine, started together. */
@@ -30,7 +35,7 @@ export async function runWorkers(
   seed: number,
   opts: RunOptions = {},
 ): Promise<Result[]> {
-  const { breakLocks = false, roles, drainBreak = false } = opts;
+  const { breakLocks = false, roles, drainBreak = false, cpus, drainEvery } = opts;
   const start = new Int32Array(new SharedArrayBuffer(16));
   start[1] = n;
   const results = await Promise.all(
@@ -44,7 +49,7 @@ export async function runWorkers(
               handle: mem.handle(),
               id: cpu,
               // The broken-lock control puts both on CPU 0's lists so they race on them too.
-              cpu: breakLocks ? 0 : cpu,
+              cpu: breakLocks ? 0 : (cpus?.[cpu] ?? cpu),
               iterations,
               seed: seed + cpu,
               maxOrder: 3,
@@ -52,6 +57,7 @@ export async function runWorkers(
               breakLocks,
               role: roles?.[cpu] ?? 'churn',
               drainBreak,
+              drainEvery,
             },
             execArgv: ['--conditions=@kern/source'],
           });
@@ -175,5 +181,60 @@ describe("draining another CPU's lists while it uses them", () => {
     const after = verifyMemory(mem);
     expect(after.errors).toEqual([]);
     expect(after.buddy + after.reserved).toBe(after.total);
+  }, 60_000);
+});
+
+describe('the per-CPU lists lock under awkward sharing', () => {
+  it('two threads attached as the same CPU on a two-zone machine both finish', async () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2, movablecore: '32M' });
+    const results = await runWorkers(mem, 2, 20_000, 7, { cpus: [1, 1] });
+    for (const r of results) expect([r.corrupt, r.crashed]).toEqual([0, '']);
+    const heldPages = results.flatMap((r) => r.held).reduce((s, [, order]) => s + (1 << order), 0);
+    const report = verifyMemory(mem);
+    expect(report.errors).toEqual([]);
+    expect(report.buddy + report.pcp + heldPages + report.reserved).toBe(report.total);
+  }, 60_000);
+
+  it('two threads that drain while they churn never wait out a drain timeout', async () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2, movablecore: '32M' });
+    const results = await runWorkers(mem, 2, 10_000, 11, { drainEvery: 500 });
+    for (const r of results) expect([r.corrupt, r.crashed, r.drainTimeouts]).toEqual([0, '', 0]);
+    expect(verifyMemory(mem).errors).toEqual([]);
+  }, 60_000);
+
+  it('a busy owner lets a drain of a zone it is not using through at once', async () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2, movablecore: '32M' });
+    const start = new Int32Array(new SharedArrayBuffer(16));
+    const w = new Worker(bootstrap, {
+      workerData: {
+        script,
+        handle: mem.handle(),
+        id: 1,
+        cpu: 1,
+        iterations: 0,
+        seed: 1,
+        maxOrder: 0,
+        start,
+        role: 'kernel-only',
+      },
+      execArgv: ['--conditions=@kern/source'],
+    });
+    const next = (): Promise<unknown> =>
+      new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    expect(await next()).toBe('started');
+    const movable = mem.zones.find((z) => z.zid === 2 && mem.pcpInfo(1, z).count > 0);
+    if (!movable) throw new Error('the worker left no page on its movable list');
+    mem.drainAllPages(movable);
+    expect(mem.pcpDrainTimeouts).toBe(0);
+    expect(mem.pcpInfo(1, movable).count).toBe(0);
+    const done = next();
+    Atomics.store(start, 3, 1);
+    const r = (await done) as { pairs: number };
+    expect(r.pairs).toBeGreaterThan(0);
+    await w.terminate();
+    expect(verifyMemory(mem).errors).toEqual([]);
   }, 60_000);
 });

@@ -20,13 +20,16 @@
  *
  * The lock word itself is the futex mutex of lock.ts, so mutual exclusion and the
  * memory ordering of everything written under it are the same as with per-operation
- * locking; only the hold times change. A thread that sleeps in `Atomics.wait` outside
- * the allocator while it holds a lock delays remote drains until it wakes; those wait
- * at most `timeoutMs` and then give up (see {@link pcpLockRemote}).
+ * locking; only the hold times change. One word guards all of a CPU's lists (every
+ * zone), so a thread holds at most one such lock per CPU it runs as and sees every
+ * request for it whatever zone it is using. A thread lets go of all its lazy holds
+ * before it waits for any pcp lock, so waiters never hold one. A thread that sleeps in
+ * `Atomics.wait` outside the allocator while it holds a lock delays remote drains until
+ * it wakes; those wait at most `timeoutMs` and then give up (see {@link pcpLockRemote}).
  */
 
 import { PCP_REVOKE } from '../layout.js';
-import { spinLock, spinLockTimeout, spinUnlock } from './lock.js';
+import { spinLockTimeout, spinUnlock } from './lock.js';
 
 /** This thread's view of one pcp lock word. */
 export interface PcpHold {
@@ -60,8 +63,7 @@ function lockAnnounced(a: Int32Array, idx: number, timeoutMs: number): boolean {
   if (Atomics.compareExchange(a, idx, 0, 1) === 0) return true;
   const r = idx + PCP_REVOKE;
   Atomics.add(a, r, 1);
-  const got =
-    timeoutMs === Infinity ? (spinLock(a, idx), true) : spinLockTimeout(a, idx, timeoutMs);
+  const got = spinLockTimeout(a, idx, timeoutMs);
   Atomics.sub(a, r, 1);
   Atomics.notify(a, r);
   return got;
@@ -69,9 +71,11 @@ function lockAnnounced(a: Int32Array, idx: number, timeoutMs: number): boolean {
 
 /**
  * Slow path of the owner's lock: takes the lock (or, when a waiter asked for it, hands
- * it over first) and keeps it until the end of this synchronous run.
+ * it over first) and keeps it until the end of this synchronous run. Before it waits it
+ * lets go of every other lock this thread holds lazily, so a waiting thread never holds
+ * one. Returns false if the lock was not free within `timeoutMs`.
  */
-export function pcpLockOwnerSlow(h: PcpHold): void {
+export function pcpLockOwnerSlow(h: PcpHold, timeoutMs: number): boolean {
   const { a, idx } = h;
   if (h.held) {
     // A waiter announced itself: let it in, then wait until every waiter has the lock.
@@ -81,13 +85,17 @@ export function pcpLockOwnerSlow(h: PcpHold): void {
     const r = idx + PCP_REVOKE;
     for (let v = Atomics.load(a, r); v !== 0; v = Atomics.load(a, r)) Atomics.wait(a, r, v, 50);
   }
-  lockAnnounced(a, idx, Infinity);
+  if (Atomics.compareExchange(a, idx, 0, 1) !== 0) {
+    pcpReleaseAll();
+    if (!lockAnnounced(a, idx, timeoutMs)) return false;
+  }
   h.held = true;
   heldNow.push(h);
   if (!releaseQueued) {
     releaseQueued = true;
     queueMicrotask(pcpReleaseAll);
   }
+  return true;
 }
 
 /** Drops every pcp lock this thread holds lazily (end of the synchronous run, CPU change). */
@@ -111,5 +119,8 @@ export function pcpReleaseAll(): void {
 export function pcpLockRemote(a: Int32Array, idx: number, timeoutMs: number): boolean | 'held' {
   const h = holdsByBuffer.get(a.buffer)?.get(a.byteOffset / 4 + idx);
   if (h?.held) return 'held';
+  if (Atomics.compareExchange(a, idx, 0, 1) === 0) return true;
+  // About to wait: hold nothing meanwhile, so two drainers never wait for each other.
+  pcpReleaseAll();
   return lockAnnounced(a, idx, timeoutMs);
 }
