@@ -896,6 +896,28 @@ export class Memory {
     return [moved, movable];
   }
 
+  /**
+   * Splits a free block larger than a pageblock that covers `pfn` and reaches outside
+   * [start, end) into pageblock-sized free blocks, each on its own pageblock's list, so
+   * the pageblocks of the range can change type without taking their neighbours along
+   * (`split_free_page`, as `isolate_single_pageblock` uses it). Zone lock held.
+   */
+  splitFreeBlockAt(z: ZoneRef, pfn: number, start: number, end: number): void {
+    for (let o = pageblock_order + 1; o <= MAX_PAGE_ORDER; o++) {
+      const head = pfn & ~((1 << o) - 1);
+      if (!this.pageIsBuddy(z, head, o)) continue;
+      if (head >= start && head + (1 << o) <= end) return;
+      const mt = this.pageField(head, P_INDEX);
+      this.delFromFreeList(z, head, o);
+      for (let q = head; q < head + (1 << o); q += pageblock_nr_pages) {
+        const qmt = this.getPageblockMigratetype(q);
+        this.addToFreeList(z, q, pageblock_order, qmt, true);
+        this.accountFreepages(z, pageblock_order, mt, qmt);
+      }
+      return;
+    }
+  }
+
   /** Whether a fallback may claim whole pageblocks (`can_steal_fallback`). */
   private canStealFallback(order: number, startMt: number): boolean {
     if (order >= pageblock_order) return true;

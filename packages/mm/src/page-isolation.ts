@@ -118,6 +118,9 @@ export function startIsolatePageRange(
               `pfn 0x${bad.toString(16)} is in use and not movable (${mem.dumpPage(bad)[1]})`,
             );
         }
+        // A free block bigger than a pageblock that sticks out of the range is split
+        // first, so isolating this pageblock cannot take pages outside the range.
+        mem.splitFreeBlockAt(z, p, start, end);
         mem.setPageblockMigratetype(p, MIGRATE_ISOLATE);
         mem.moveFreepagesBlock(z, p, MIGRATE_ISOLATE);
         z.a[z.b + Z_NR_ISOLATE_PAGEBLOCK]!++;
