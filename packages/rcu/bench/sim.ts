@@ -5,7 +5,10 @@
  *
  * Columns: acquisitions of the hottest lock in one grace period (all of them, and those
  * on the quiescent-state reporting path), the most CPUs waiting on one lock at once
- * (FIFO lock model, 100 ns per hold, busy CPUs' ticks within 1 µs), idle CPUs woken,
+ * (FIFO lock model, 100 ns per hold, busy CPUs' ticks within 1 µs), idle wakeups (times
+ * RCU woke a dyntick-idle CPU: classic's reschedule IPIs to idle holdouts; for the tree,
+ * IPIs and ticks counted where they are delivered, which the bulk driver routes through
+ * the same `rcuSchedClockIrq` as the scheduler driver),
  * virtual duration of the grace period (dominated by the first FQS scan, 3 + N/256
  * jiffies, for both), and wall time to simulate it (median of rounds).
  */

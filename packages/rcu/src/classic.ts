@@ -13,8 +13,8 @@
  * on every report, O(N / BITS_PER_LONG) each, which would make a 4M-CPU batch
  * quadratic here too.
  *
- * Locking: `cur`, `completed`, `cpumask`, `remaining`: `rcp->lock`. Per-CPU callback
- * lists: the owning CPU.
+ * Locking: `cur`, `completed`, `pending`, `cpumask`, `remaining`: `rcp->lock`. Per-CPU
+ * callback lists: the owning CPU.
  *
  * @see kernel/rcuclassic.c (v2.6.28): rcu_start_batch, cpu_quiet,
  *   rcu_check_quiescent_state, force_quiescent_state; include/linux/rcuclassic.h
@@ -49,6 +49,12 @@ export class ClassicRcu {
   cur = 0;
   /** `rcp->completed`: number of the last completed batch. Guarded by: `rcp->lock`. */
   completed = 0;
+  /**
+   * `rcp->pending`: the latest batch some callback waits for. A batch starts while
+   * `cur` lags it, at `call_rcu` time or as soon as the previous batch completes.
+   * Guarded by: `rcp->lock`.
+   */
+  pending = 0;
   /** `rcp->cpumask`: CPUs that owe the current batch a QS, one bit each. Guarded by: `rcp->lock`. */
   readonly cpumask: Uint32Array;
   /** Bits still set in `cpumask`. Guarded by: `rcp->lock`. */
@@ -117,12 +123,12 @@ export class ClassicRcu {
   }
 
   /**
-   * Starts a batch: every online CPU owes it a quiescent state.
+   * Starts the next batch if one is wanted (`cur` behind `pending`) and none is running:
+   * every online CPU owes it a quiescent state. Caller holds `rcp->lock`.
    * @see kernel/rcuclassic.c: rcu_start_batch
    */
-  startBatch(t = this.clock.nowNs()): void {
-    this.lock(t, false);
-    if (this.gpInProgress()) return;
+  private rcuStartBatch(): void {
+    if (this.cur === this.pending || this.completed !== this.cur) return;
     this.cur++;
     this.cpumask.fill(0xffffffff);
     const tail = this.nrCpus % 32;
@@ -131,8 +137,20 @@ export class ClassicRcu {
   }
 
   /**
+   * Asks for batch `cur + 1` and starts it under `rcp->lock` at `t` unless one is
+   * running (then it starts when that one completes).
+   * @see kernel/rcuclassic.c: __rcu_process_callbacks, rcu_start_batch
+   */
+  startBatch(t = this.clock.nowNs()): void {
+    this.lock(t, false);
+    if (this.pending < this.cur + 1) this.pending = this.cur + 1;
+    this.rcuStartBatch();
+  }
+
+  /**
    * `cpu` reports its quiescent state at `t`: clears its bit under `rcp->lock`; the
-   * last one ends the batch. Returns when the lock is released.
+   * last one ends the batch and starts the next if callbacks wait for it. Returns when
+   * the lock is released.
    * @see kernel/rcuclassic.c: cpu_quiet, rcu_check_quiescent_state
    */
   cpuQuiet(cpu: number, t = this.clock.nowNs()): number {
@@ -144,6 +162,8 @@ export class ClassicRcu {
       if (--this.remaining === 0) {
         this.completed = this.cur;
         this.lastBatchEndNs = start + this.lockHoldNs;
+        // Callbacks queued during this batch wait for the next one: start it now.
+        this.rcuStartBatch();
       }
     }
     return start + this.lockHoldNs;
@@ -173,8 +193,9 @@ export class ClassicRcu {
   }
 
   /**
-   * Queues `fn` on `cpu` for the batch after the current one and starts a batch if
-   * none is running. @throws KernelError EINVAL on a bad CPU.
+   * Queues `fn` on `cpu` for the batch after the current one (`cur + 1`) and records
+   * that batch as wanted (`pending`): it starts now if none is running, else when the
+   * running one completes. @throws KernelError EINVAL on a bad CPU.
    * @see kernel/rcuclassic.c: call_rcu, __rcu_process_callbacks
    */
   callRcu(cpu: number, fn: RcuCallback): void {
@@ -182,8 +203,9 @@ export class ClassicRcu {
       throw new KernelError('EINVAL', `CPU ${cpu} is not 0..${this.nrCpus - 1}`);
     let l = this.cbs.get(cpu);
     if (!l) this.cbs.set(cpu, (l = []));
-    l.push({ batch: this.cur + 1, fn });
-    if (!this.gpInProgress()) this.startBatch();
+    const batch = this.cur + 1;
+    l.push({ batch, fn });
+    if (batch > this.pending) this.startBatch();
   }
 
   /**

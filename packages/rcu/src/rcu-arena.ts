@@ -77,10 +77,10 @@ export class RcuArena {
 
 /** Bytes an arena needs for an {@link RcuState} of `nrCpus` CPUs and `numNodes` nodes. */
 export function rcuArenaBytes(nrCpus: number, numNodes: number): number {
-  // Node arrays: 8 u32 masks, 3 i32, 2 u8, 8 f64, 1 u32 (the order RcuState's constructor takes them in).
+  // Node arrays: 12 u32 masks, 3 i32, 2 u8, 8 f64, 1 u32 (the order RcuState's constructor takes them in).
   const node = (n: number, bytes: number): number => (n * bytes + 7) & ~7;
   const perNode =
-    8 * node(numNodes, 4) +
+    12 * node(numNodes, 4) +
     3 * node(numNodes, 4) +
     2 * node(numNodes, 1) +
     8 * node(numNodes, 8) +

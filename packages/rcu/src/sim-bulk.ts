@@ -66,7 +66,10 @@ export interface BulkGpResult {
   readonly contended: number;
   /** Lock acquisitions, all locks. */
   readonly totalAcquisitions: number;
-  /** Idle CPUs woken by RCU. */
+  /**
+   * Times RCU woke an idle CPU: classic's reschedule IPIs to idle holdouts; Tree RCU's
+   * IPIs or ticks delivered to dyntick-idle CPUs ({@link RcuState.idleWakeups}).
+   */
   readonly idleWakeups: number;
   /** Whether the callback queued at the start ran at the end. */
   readonly callbackInvoked: boolean;
@@ -115,13 +118,15 @@ function drain(g: Generator<undefined, unknown, unknown>): void {
 }
 
 /**
- * Runs one grace period of Tree RCU (made without a scheduler) through `plan`.
- * The lock statistics are reset first.
+ * Runs one grace period of Tree RCU (made without a scheduler) through `plan`: busy
+ * CPUs' ticks go through `rcuSchedClockIrq`, idle CPUs get nothing and are left to FQS.
+ * The lock statistics are reset first; the idle wakeups are this grace period's.
  */
 export function runTreeGpBulk(rs: RcuState, plan: BulkGpPlan): BulkGpResult {
   const n = rs.nrCpus;
   for (let cpu = 0; cpu < n; cpu++) rs.setCpuIdle(cpu, plan.busy[cpu] === 0);
   rs.resetLockStats();
+  const wakeups0 = rs.idleWakeups;
   const clock = rs.clock;
   const t0 = clock.nowNs();
   const cbCpu = plan.callbackCpu;
@@ -149,10 +154,11 @@ export function runTreeGpBulk(rs: RcuState, plan: BulkGpPlan): BulkGpResult {
     fqsUntil(te);
     if (rs.rootQsDone()) break;
     clock.advanceTo(te);
+    // Ticks go through rcu_sched_clock_irq, which counts any that lands on an idle CPU.
     if ((rest & 1) === 0) {
-      rs.rcuCore(cpu); // tick: notices the new grace period
+      rs.rcuSchedClockIrq(cpu); // tick: notices the new grace period
       rs.rcuQs(cpu); // then a context switch
-    } else rs.rcuCore(cpu); // next tick: reports the quiescent state
+    } else rs.rcuSchedClockIrq(cpu); // next tick: reports the quiescent state
   }
   fqsUntil(Infinity);
   const gpNs = rs.lastGpQsDoneNs - t0;
@@ -168,7 +174,7 @@ export function runTreeGpBulk(rs: RcuState, plan: BulkGpPlan): BulkGpResult {
     maxWaiters: s.maxWaiters,
     contended: s.contended,
     totalAcquisitions: s.total,
-    idleWakeups: rs.idleWakeups,
+    idleWakeups: rs.idleWakeups - wakeups0,
     callbackInvoked: invoked,
   };
 }

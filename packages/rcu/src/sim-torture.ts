@@ -2,13 +2,14 @@
  * rcutorture for the simulated Tree RCU. A writer keeps replacing the object a global
  * pointer refers to; each removed object's pipe count goes up once when it is removed
  * and once per grace period after (through `call_rcu` callbacks that requeue
- * themselves, or after `synchronize_rcu`), and after {@link RCU_TORTURE_PIPE_LEN} it is
- * freed: poisoned (`rtort_mbtest = 0`) and kept, never released, so a use after free
- * is seen. Readers, inside a read-side critical section, read the pointer, check the
- * poison, wait a random while, and record the pipe count they see at the end in the
- * Reader Pipe histogram. A reader can legitimately see 0 (current) or 1 (removed, grace
- * period not yet over); anything past the second entry means a grace period ended
- * while a reader that predates it still held the object: failure.
+ * themselves, or after `synchronize_rcu`), each step counted in the Free-Block
+ * Circulation histogram, and after {@link RCU_TORTURE_PIPE_LEN} it is freed: poisoned
+ * (`rtort_mbtest = 0`) and kept, never released, so a use after free is seen. Readers,
+ * inside a read-side critical section, read the pointer, check the poison, wait a
+ * random while, and record the pipe count they see at the end in the Reader Pipe
+ * histogram. A reader can legitimately see 0 (current) or 1 (removed, grace period not
+ * yet over); anything past the second entry means a grace period ended while a reader
+ * that predates it still held the object: failure.
  *
  * The `busted` torture type frees without waiting (its `deferred_free` calls the
  * callback at once and its `sync` does nothing): the negative control the test must
@@ -16,7 +17,8 @@
  * `rcuBarrier`; an online/offline task takes CPUs down and up.
  *
  * @see kernel/rcu/rcutorture.c: rcu_torture_writer, rcu_torture_one_read,
- *   rcu_torture_cb, rcu_torture_pipe_update, rcu_torture_stats_print; busted_torture_ops
+ *   rcu_torture_cb, rcu_torture_pipe_update, rcu_torture_pipe_update_one,
+ *   rcu_torture_stats_print; busted_torture_ops
  */
 
 import { KernelError, VirtualClock, createScheduler } from '@kern/core';
@@ -61,7 +63,12 @@ export interface SimTortureResult {
   readonly pipe: readonly number[];
   /** `Reader Batch` histogram: grace periods completed during each read. */
   readonly batch: readonly number[];
-  /** `Free-Block Circulation`: pipe counts of objects as the writer removed them. */
+  /**
+   * `Free-Block Circulation` (`rcu_torture_wcount`): entry i counts the times an object
+   * left pipe stage i — at removal (stage 0) and after each grace period — so entry 0 is
+   * the objects removed, entry PIPE_LEN − 1 those freed, entries never increase along
+   * the pipe, and the last entry (an update of an object already freed) stays 0.
+   */
   readonly wcount: readonly number[];
   /** Reads that found a freed (poisoned) object (`n_rcu_torture_mberror`). */
   readonly mberror: number;
@@ -136,9 +143,15 @@ export function runSimTorture(opts: SimTortureOptions): SimTortureResult {
     p.mbtest = 0;
     freed++;
   };
+  /** The object leaves its pipe stage: counted in Free-Block Circulation as it goes. */
+  const pipeAdvance = (p: TortureObj): void => {
+    const i = Math.min(p.pipe, RCU_TORTURE_PIPE_LEN);
+    wcount[i]!++;
+    p.pipe = i + 1;
+  };
   /** rcu_torture_pipe_update_one: true once the object has gone through every stage. */
   const pipeUpdateOne = (p: TortureObj): boolean => {
-    p.pipe++;
+    pipeAdvance(p);
     return p.pipe >= RCU_TORTURE_PIPE_LEN;
   };
   // The ops: rcu (real grace periods) or busted (none).
@@ -175,8 +188,7 @@ export function runSimTorture(opts: SimTortureOptions): SimTortureResult {
       current = rp;
       version++;
       if (!old) continue;
-      wcount[Math.min(old.pipe, RCU_TORTURE_PIPE_LEN)]!++;
-      old.pipe++;
+      pipeAdvance(old);
       const how = ctx.rng.below(4);
       if (how === 0 || how === 1) {
         // RTWS_SYNC / RTWS_EXP_SYNC, then rcu_torture_pipe_update

@@ -1,16 +1,19 @@
 /**
  * Expedited grace periods: instead of waiting for every CPU to pass a quiescent state
- * on its own, the requester resets `expmask` down the tree, counts idle and offline
- * CPUs as quiescent at once, and sends an IPI to every other online CPU; a CPU that
- * is not in a read-side critical section reports from the IPI handler, one that is
- * reports at its next quiescent state (`cpu_no_qs.b.exp`).
+ * on its own, the requester resets `expmask` down the tree from `expmaskinit` (every CPU
+ * ever online, brought up to date from the leaves' `expmaskinitnext` when CPUs came
+ * online since the last one), counts idle and offline CPUs as quiescent at once, and
+ * sends an IPI to every other online CPU; a CPU that is not in a read-side critical
+ * section reports from the IPI handler, one that is reports at its next quiescent state
+ * (`cpu_no_qs.b.exp`).
  *
  * Requests funnel up the tree through `exp_seq_rq`: a requester whose snapshot some
  * node already records just waits for that expedited GP. `expedited_sequence` is only
  * advanced by the holder of `exp_mutex`.
  *
- * Locking: `expmask` under each node's lock; `exp_seq_rq` under the node's `exp_lock`
- * (counted as the node lock here); `expedited_sequence` under `exp_mutex`.
+ * Locking: `expmask`, `expmaskinit`, `expmaskinitnext` under each node's lock;
+ * `exp_seq_rq` under the node's `exp_lock` (counted as the node lock here);
+ * `expedited_sequence` and `ncpus_snap` under `exp_mutex`.
  *
  * @see kernel/rcu/tree_exp.h
  */
@@ -89,20 +92,56 @@ export function rcuExpHandler(rs: RcuState, cpu: number): void {
 }
 
 /**
- * Copies `qsmaskinit` to `expmask` in every node.
- * @see kernel/rcu/tree_exp.h: sync_exp_reset_tree
+ * Brings `expmaskinit` up to date with CPUs brought online since the last expedited
+ * grace period (only when `ncpus` moved): each leaf takes its `expmaskinitnext`, and a
+ * leaf that had no CPU before sets its bit in its ancestors up to the first that already
+ * had a child. Normal grace periods' `qsmaskinit` is no substitute: it changes only when
+ * the next normal GP starts, so a CPU onlined since would be neither IPI'd nor waited for.
+ * @see kernel/rcu/tree_exp.h: sync_exp_reset_tree_hotplug
  */
-function syncExpResetTree(rs: RcuState): void {
-  for (let n = 0; n < rs.geometry.numNodes; n++) {
-    rs.lockNode(n, rs.clock.nowNs(), false);
-    rs.expmaskLo[n] = rs.qsmaskinitLo[n]!;
-    rs.expmaskHi[n] = rs.qsmaskinitHi[n]!;
+function syncExpResetTreeHotplug(rs: RcuState): void {
+  const ncpus = rs.ncpus;
+  if (ncpus === rs.ncpusSnap) return;
+  rs.ncpusSnap = ncpus;
+  for (let l = rs.firstLeaf; l < rs.geometry.numNodes; l++) {
+    rs.lockNode(l, rs.clock.nowNs(), false);
+    if (
+      rs.expmaskinitLo[l] === rs.expmaskinitnextLo[l] &&
+      rs.expmaskinitHi[l] === rs.expmaskinitnextHi[l]
+    )
+      continue;
+    const oldmask = rs.expmaskinitLo[l]! | rs.expmaskinitHi[l]!;
+    rs.expmaskinitLo[l] = rs.expmaskinitnextLo[l]!;
+    rs.expmaskinitHi[l] = rs.expmaskinitnextHi[l]!;
+    if (oldmask !== 0) continue;
+    let g = rs.grpnum[l]!;
+    for (let up = rs.parent[l]!; up >= 0; up = rs.parent[up]!) {
+      rs.lockNode(up, rs.clock.nowNs(), false);
+      const done = (rs.expmaskinitLo[up]! | rs.expmaskinitHi[up]!) !== 0;
+      rs.expmaskinitLo[up] = rs.expmaskinitLo[up]! | bitLo(g);
+      rs.expmaskinitHi[up] = rs.expmaskinitHi[up]! | bitHi(g);
+      if (done) break;
+      g = rs.grpnum[up]!;
+    }
   }
 }
 
 /**
- * For each leaf: the requesting CPU and idle or offline CPUs are quiescent already;
- * every other CPU gets an IPI.
+ * Resets `expmask` to `expmaskinit` in every node, after taking in hotplug.
+ * @see kernel/rcu/tree_exp.h: sync_exp_reset_tree
+ */
+function syncExpResetTree(rs: RcuState): void {
+  syncExpResetTreeHotplug(rs);
+  for (let n = 0; n < rs.geometry.numNodes; n++) {
+    rs.lockNode(n, rs.clock.nowNs(), false);
+    rs.expmaskLo[n] = rs.expmaskinitLo[n]!;
+    rs.expmaskHi[n] = rs.expmaskinitHi[n]!;
+  }
+}
+
+/**
+ * For each leaf: the requesting CPU and idle or offline (not in `qsmaskinitnext`) CPUs
+ * are quiescent already; every other CPU gets an IPI.
  * @see kernel/rcu/tree_exp.h: sync_rcu_exp_select_cpus, sync_rcu_exp_select_node_cpus
  */
 function syncRcuExpSelectCpus(rs: RcuState, self: number): void {
@@ -126,7 +165,7 @@ function syncRcuExpSelectCpus(rs: RcuState, self: number): void {
     rcuReportExpCpuMult(rs, l, ofLo >>> 0, ofHi >>> 0);
     for (const cpu of ipi) {
       rs.nExpIpis++;
-      if (rs.cpuInEqs(cpu)) rs.idleWakeups++;
+      // rs.expIpi counts the IPI as an idle wakeup if it finds the CPU idle.
       if (rs.sched) rs.clock.addTimer(0, () => rs.expIpi(cpu));
       else rs.expIpi(cpu);
     }

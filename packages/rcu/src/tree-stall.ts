@@ -85,15 +85,27 @@ function holdouts(rs: RcuState): number[] {
   return out;
 }
 
+/** `pr_info` from outside kernel/rcu/ (no `rcu: ` prefix), kept with the warning. */
+function prInfoNoPrefix(rs: RcuState, line: string): void {
+  rs.stallLog.push(line);
+  rs.printk?.info(line);
+}
+
+/**
+ * Shows the task each of `cpus` is running, as kernel/sched/core.c does: at KERN_INFO,
+ * and without kernel/rcu's `rcu: ` prefix. The simulation has no stack to unwind; it
+ * prints the task's preemption depth (a reader holds it above 0) in its place.
+ * @see kernel/rcu/tree_stall.h: rcu_dump_cpu_stacks; kernel/sched/core.c: dump_cpu_task,
+ *   sched_show_task
+ */
 function dumpCpuStacks(rs: RcuState, cpus: readonly number[]): void {
   for (const cpu of cpus) {
-    prErr(rs, `Task dump for CPU ${cpu}:`);
+    prInfoNoPrefix(rs, `Task dump for CPU ${cpu}:`);
     const t = rs.sched?.currentOn(cpu) ?? null;
-    prErr(
+    const comm = (t ? t.name : `swapper/${cpu}`).slice(0, 15).padEnd(15);
+    prInfoNoPrefix(
       rs,
-      t
-        ? `task:${t.name.slice(0, 15).padEnd(15)} state:R  running task     pid:${t.pid} preempt_count:${t.preemptCount}`
-        : `task:swapper/${cpu}     state:R  running task     pid:0`,
+      `task:${comm} state:R  running task     pid:${t ? t.pid : 0} preempt_count:${t ? t.preemptCount : 0}`,
     );
   }
 }

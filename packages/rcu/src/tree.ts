@@ -226,13 +226,13 @@ export interface RcuStateOptions {
   printk?: Printk;
   /** Flavour name in messages (`rcu_state.name`, default `rcu_sched`). */
   name?: string;
-  /** Jiffies before the first FQS scan (default 3 + nrCpus / 256). */
+  /** Jiffies before the first FQS scan: an integer >= 0 (default 3 + nrCpus / 256). */
   jiffiesTillFirstFqs?: number;
-  /** Jiffies between later FQS scans (default as first). */
+  /** Jiffies between later FQS scans: an integer >= 0, 0 acting as 1 (default as first). */
   jiffiesTillNextFqs?: number;
-  /** Stall timeout in jiffies (default 21 s). */
+  /** Stall timeout in jiffies: an integer >= 1 (default 21 s). */
   stallTimeoutJiffies?: number;
-  /** Virtual ns one `rcu_node` lock acquisition holds the lock (default 100). */
+  /** Virtual ns one `rcu_node` lock acquisition holds the lock: finite, >= 0 (default 100). */
   lockHoldNs?: number;
   /**
    * Bytes to keep the node and per-CPU arrays in (8-byte aligned; see `rcuArenaBytes`):
@@ -240,6 +240,25 @@ export interface RcuStateOptions {
    * holds RCU's state. Default: ordinary ArrayBuffers.
    */
   arena?: Uint8Array;
+}
+
+/**
+ * Rejects numeric options an {@link RcuState} cannot run with (NaN, infinities,
+ * negative or fractional jiffies), naming the option and its value.
+ * @throws KernelError EINVAL.
+ */
+function checkRcuOptions(opts: RcuStateOptions): void {
+  const jiffies = [
+    ['jiffiesTillFirstFqs', opts.jiffiesTillFirstFqs, 0],
+    ['jiffiesTillNextFqs', opts.jiffiesTillNextFqs, 0],
+    ['stallTimeoutJiffies', opts.stallTimeoutJiffies, 1],
+  ] as const;
+  for (const [what, v, min] of jiffies)
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < min))
+      throw new KernelError('EINVAL', `rcu: ${what} ${v} is not an integer >= ${min}`);
+  const h = opts.lockHoldNs;
+  if (h !== undefined && (!Number.isFinite(h) || h < 0))
+    throw new KernelError('EINVAL', `rcu: lockHoldNs ${h} is not a finite number >= 0`);
 }
 
 /** One `rcu_node`, as read back by {@link RcuState.node} (masks as BigInt). */
@@ -266,6 +285,10 @@ export interface RcuNodeInfo {
   readonly qsmaskinitnext: bigint;
   /** Children (or CPUs) the current expedited grace period still waits for. */
   readonly expmask: bigint;
+  /** Children (or CPUs) each expedited grace period starts from (`expmask` is reset to it). */
+  readonly expmaskinit: bigint;
+  /** CPUs ever online (leaves), applied to `expmaskinit` at the next expedited GP. */
+  readonly expmaskinitnext: bigint;
   /** Last grace period this node has seen start or end. */
   readonly gpSeq: number;
   /** Furthest grace period requested through this node. */
@@ -323,8 +346,9 @@ function forEachBit(word: number, base: number, fn: (b: number) => void): void {
  * is visible to all of `kernel/rcu/`; callers outside the package use the methods.
  *
  * Locking (Linux's; in the simulation each step is atomic and the locks are counted):
- * - `rcu_node` fields `qsmask`, `qsmaskinit`, `qsmaskinitnext`, `expmask`, `gpSeq`,
- *   `gpSeqNeeded`, `completedqs`, `expSeqRq`: that node's lock (`rnp->lock`).
+ * - `rcu_node` fields `qsmask`, `qsmaskinit`, `qsmaskinitnext`, `expmask`,
+ *   `expmaskinit`, `expmaskinitnext`, `gpSeq`, `gpSeqNeeded`, `completedqs`, `expSeqRq`:
+ *   that node's lock (`rnp->lock`).
  * - `grplo`, `grphi`, `grpnum`, `parent`, `level`: set at boot, read-only.
  * - `rcu_data` (per-CPU arrays and the callback list): the owning CPU; `gpSeq` and
  *   `gpSeqNeeded` are written under the leaf's lock; `dynticks` is an atomic counter
@@ -378,6 +402,19 @@ export class RcuState {
   /** `->expmask`. Guarded by: the node's lock. */
   readonly expmaskLo: Uint32Array;
   readonly expmaskHi: Uint32Array;
+  /**
+   * `->expmaskinit`: what `expmask` is reset to at each expedited GP start. Leaves take
+   * it from `expmaskinitnext`; a leaf's first CPU sets its bit up the tree. Never cleared:
+   * offline CPUs are excluded when the expedited GP selects CPUs. Guarded by: the node's lock.
+   */
+  readonly expmaskinitLo: Uint32Array;
+  readonly expmaskinitHi: Uint32Array;
+  /**
+   * `->expmaskinitnext` (leaves): every CPU that has ever been online. Set by
+   * {@link RcuState.onlineCpu}, never cleared. Guarded by: the node's lock.
+   */
+  readonly expmaskinitnextLo: Uint32Array;
+  readonly expmaskinitnextHi: Uint32Array;
   /** `->grplo`, `->grphi`. Read-only after init. */
   readonly grplo: Int32Array;
   readonly grphi: Int32Array;
@@ -445,6 +482,10 @@ export class RcuState {
   nForceQsGpstart = 0;
   /** `rcu_state.n_online_cpus`. */
   nOnlineCpus = 0;
+  /** `rcu_state.ncpus`: CPUs ever brought online (bits in some leaf's `expmaskinitnext`). */
+  ncpus = 0;
+  /** `rcu_state.ncpus_snap`: `ncpus` when `expmaskinit` last took in `expmaskinitnext`. Guarded by: `exp_mutex`. */
+  ncpusSnap = 0;
   /** `rcu_state.expedited_sequence`. Guarded by: `exp_mutex`. */
   expSeq = 0;
   /** Whether an expedited GP is being driven (`exp_mutex` held). */
@@ -465,7 +506,11 @@ export class RcuState {
   nCbsInvoked = 0;
   /** Expedited IPIs sent. */
   nExpIpis = 0;
-  /** Times RCU woke (IPI'd or kicked) a CPU that was idle. Tree RCU's design keeps it 0. */
+  /**
+   * Times RCU woke a dyntick-idle CPU: an expedited IPI delivered to it, or a
+   * scheduling-clock tick delivered to it because RCU needs one there (it has callbacks).
+   * Counted where the IPI or tick is delivered, whatever decided to send it.
+   */
   idleWakeups = 0;
   /** Quiescent states reported on behalf of dyntick-idle or offline CPUs by FQS. */
   nFqsReports = 0;
@@ -486,8 +531,10 @@ export class RcuState {
    * Builds the tree and per-CPU state with every CPU online (the scheduler's online
    * mask when `sched` is given) and, with `sched`, hooks it and spawns the grace-period
    * kthread `rcu_sched`.
-   * @throws KernelError EINVAL as {@link rcuInitGeometry}, or if `sched` has a
-   *   different CPU count or clock.
+   * @throws KernelError EINVAL as {@link rcuInitGeometry}, if `sched` has a different
+   *   CPU count or clock, or if a numeric option is out of range (`jiffiesTillFirstFqs`,
+   *   `jiffiesTillNextFqs` integers >= 0, `stallTimeoutJiffies` an integer >= 1,
+   *   `lockHoldNs` finite and >= 0); the message names the option and its value.
    * @see kernel/rcu/tree.c: rcu_init, rcu_init_one, rcu_spawn_gp_kthread
    */
   constructor(opts: RcuStateOptions) {
@@ -509,13 +556,12 @@ export class RcuState {
     this.sched = opts.sched;
     this.printk = opts.printk;
     this.nsPerJiffy = 1e9 / opts.clock.hz;
+    checkRcuOptions(opts);
     const d = RCU_JIFFIES_TILL_FORCE_QS + Math.floor(g.nrCpus / RCU_JIFFIES_FQS_DIV);
     this.jiffiesTillFirstFqs = opts.jiffiesTillFirstFqs ?? d;
     this.jiffiesTillNextFqs = opts.jiffiesTillNextFqs ?? d;
     this.stallTimeoutJiffies = opts.stallTimeoutJiffies ?? RCU_CPU_STALL_TIMEOUT * opts.clock.hz;
     this.lockHoldNs = opts.lockHoldNs ?? 100;
-    if (!(this.lockHoldNs >= 0))
-      throw new KernelError('EINVAL', `rcu: lock hold ${this.lockHoldNs} ns is not >= 0`);
 
     const m = g.numNodes;
     const arena = new RcuArena(opts.arena ?? null);
@@ -528,6 +574,10 @@ export class RcuState {
     this.qsmaskinitnextHi = arena.array(Uint32Array, m, 'qsmaskinitnextHi');
     this.expmaskLo = arena.array(Uint32Array, m, 'expmaskLo');
     this.expmaskHi = arena.array(Uint32Array, m, 'expmaskHi');
+    this.expmaskinitLo = arena.array(Uint32Array, m, 'expmaskinitLo');
+    this.expmaskinitHi = arena.array(Uint32Array, m, 'expmaskinitHi');
+    this.expmaskinitnextLo = arena.array(Uint32Array, m, 'expmaskinitnextLo');
+    this.expmaskinitnextHi = arena.array(Uint32Array, m, 'expmaskinitnextHi');
     this.grplo = arena.array(Int32Array, m, 'grplo');
     this.grphi = arena.array(Int32Array, m, 'grphi');
     this.grpnum = arena.array(Uint8Array, m, 'grpnum');
@@ -580,11 +630,14 @@ export class RcuState {
     this.gpWq = createWaitQueue(`${this.name} gp_wq`);
     this.expWq = createWaitQueue(`${this.name} exp_wq`);
 
-    // Boot: every online CPU in its leaf's qsmaskinitnext and qsmaskinit, upwards too.
+    // Boot: every online CPU in its leaf's qsmaskinitnext and qsmaskinit, upwards too;
+    // expmaskinit is built by the first expedited GP (ncpusSnap is 0), as rcu_cpu_starting
+    // leaves it to sync_exp_reset_tree_hotplug.
     const online = opts.sched?.online;
     for (let cpu = 0; cpu < n; cpu++) {
       if (online && !online.test(cpu)) continue;
       this.setLeafBit(cpu, true);
+      this.setExpLeafBit(cpu);
       this.nOnlineCpus++;
       // A CPU running a task at boot is not idle: odd dyntick counter.
       if (opts.sched && !opts.sched.isIdle(cpu)) this.dynticks[cpu] = 1;
@@ -651,6 +704,22 @@ export class RcuState {
       this.qsmaskinitnextHi[l] = on
         ? this.qsmaskinitnextHi[l]! | bitHi(b)
         : this.qsmaskinitnextHi[l]! & ~bitHi(b);
+  }
+
+  /**
+   * Records that `cpu` has been online (`expmaskinitnext`); counts it in `ncpus` the first
+   * time, so the next expedited GP rebuilds `expmaskinit`.
+   * @see kernel/rcu/tree.c: rcu_cpu_starting
+   */
+  private setExpLeafBit(cpu: number): void {
+    const l = this.leafOf(cpu);
+    const b = this.cpuBit(cpu);
+    const lo = bitLo(b);
+    const hi = bitHi(b);
+    if ((this.expmaskinitnextLo[l]! & lo) !== 0 || (this.expmaskinitnextHi[l]! & hi) !== 0) return;
+    this.expmaskinitnextLo[l] = this.expmaskinitnextLo[l]! | lo;
+    this.expmaskinitnextHi[l] = this.expmaskinitnextHi[l]! | hi;
+    this.ncpus++;
   }
 
   /**
@@ -729,6 +798,8 @@ export class RcuState {
       qsmaskinit: toBig(this.qsmaskinitLo[n]!, this.qsmaskinitHi[n]!),
       qsmaskinitnext: toBig(this.qsmaskinitnextLo[n]!, this.qsmaskinitnextHi[n]!),
       expmask: toBig(this.expmaskLo[n]!, this.expmaskHi[n]!),
+      expmaskinit: toBig(this.expmaskinitLo[n]!, this.expmaskinitHi[n]!),
+      expmaskinitnext: toBig(this.expmaskinitnextLo[n]!, this.expmaskinitnextHi[n]!),
       gpSeq: this.nodeGpSeq[n]!,
       gpSeqNeeded: this.nodeGpSeqNeeded[n]!,
       lockAcquisitions: this.lockAcq[n]!,
@@ -1056,10 +1127,13 @@ export class RcuState {
   /**
    * The scheduling-clock interrupt on `cpu`: outside a read-side critical section
    * (preemption enabled) or idle it is a quiescent state; then RCU core work runs if
-   * anything is pending. @see kernel/rcu/tree.c: rcu_sched_clock_irq;
+   * anything is pending. Delivered to a dyntick-idle CPU it counts in
+   * {@link RcuState.idleWakeups}. @see kernel/rcu/tree.c: rcu_sched_clock_irq;
    * kernel/rcu/tree_plugin.h: rcu_flavor_sched_clock_irq
    */
   rcuSchedClockIrq(cpu: number): void {
+    // A tick on a dyntick-idle CPU woke it: only RCU asks for one there.
+    if (this.cpuInEqs(cpu)) this.idleWakeups++;
     if (this.gpInProgress()) this.ticksThisGp[cpu]!++;
     if (this.preemptibleNow(cpu)) this.rcuQs(cpu);
     this.rcuCore(cpu);
@@ -1435,7 +1509,8 @@ export class RcuState {
 
   /**
    * Brings `cpu` online: it starts knowing the current grace period and is added to
-   * its leaf's `qsmaskinitnext`, so grace periods from the next one on wait for it.
+   * its leaf's `qsmaskinitnext`, so grace periods from the next one on wait for it, and
+   * to `expmaskinitnext`, so expedited grace periods from the next one on wait for it too.
    * @throws KernelError EINVAL on a bad CPU.
    * @see kernel/rcu/tree.c: rcutree_prepare_cpu, rcu_cpu_starting
    */
@@ -1450,6 +1525,7 @@ export class RcuState {
     this.cpuNoQs[cpu] = 1;
     this.coreNeedsQs[cpu] = 0;
     this.setLeafBit(cpu, true);
+    this.setExpLeafBit(cpu);
     this.nOnlineCpus++;
   }
 
@@ -1475,8 +1551,12 @@ export class RcuState {
     for (const u of this.unhook.splice(0)) u();
   }
 
-  /** Handles an expedited IPI on `cpu` (used by `tree-exp.ts`). */
+  /**
+   * Delivers an expedited IPI to `cpu` (used by `tree-exp.ts`); one that finds the CPU
+   * dyntick-idle has woken it and counts in {@link RcuState.idleWakeups}.
+   */
   expIpi(cpu: number): void {
+    if (this.cpuInEqs(cpu)) this.idleWakeups++;
     rcuExpHandler(this, cpu);
   }
 

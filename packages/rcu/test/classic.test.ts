@@ -23,6 +23,28 @@ describe('classic RCU (baseline)', () => {
     expect(cr.completed).toBe(1);
   });
 
+  it('starts the next batch when one completes if callbacks queued meanwhile wait for it', () => {
+    const cr = createClassicRcu({ nrCpus: 8, clock: new VirtualClock() });
+    const ran: string[] = [];
+    cr.callRcu(3, () => ran.push('first'));
+    expect(cr.cur).toBe(1);
+    // Queued during batch 1: it needs batch 2, which must start when batch 1 ends.
+    cr.callRcu(5, () => ran.push('second'));
+    expect(cr.pending).toBe(2);
+    for (let cpu = 0; cpu < 8; cpu++) cr.cpuQuiet(cpu);
+    expect(cr.completed).toBe(1);
+    expect(cr.processCallbacks(3)).toBe(1);
+    expect(cr.processCallbacks(5)).toBe(0);
+    expect(cr.gpInProgress()).toBe(true);
+    expect(cr.cur).toBe(2);
+    for (let cpu = 0; cpu < 8; cpu++) cr.cpuQuiet(cpu);
+    expect(cr.completed).toBe(2);
+    expect(cr.processCallbacks(5)).toBe(1);
+    expect(ran).toEqual(['first', 'second']);
+    // Nothing else waits: no third batch.
+    expect(cr.gpInProgress()).toBe(false);
+  });
+
   it('must wake idle CPUs, and contends on its one lock', () => {
     const plan = planBulkGp(4096, { seed: 3, idleFraction: 0.5 });
     const cr = createClassicRcu({ nrCpus: 4096, clock: new VirtualClock() });
@@ -48,6 +70,16 @@ describe('bulk driver: Tree RCU at scale', () => {
     // Every idle CPU was reported by FQS on its behalf.
     const idle = plan.busy.reduce((a, b) => a + (b ? 0 : 1), 0);
     expect(rs.nFqsReports).toBe(idle);
+  });
+
+  it('negative control: a tick the driver delivers to a dyntick-idle CPU counts as a wakeup', () => {
+    const rs = createRcuState({ nrCpus: 16, clock: new VirtualClock() });
+    rs.setCpuIdle(5, true);
+    rs.rcuSchedClockIrq(5);
+    expect(rs.idleWakeups).toBe(1);
+    rs.setCpuIdle(6, false);
+    rs.rcuSchedClockIrq(6);
+    expect(rs.idleWakeups).toBe(1);
   });
 
   it('simulates a 262,144-CPU grace period in under a second', () => {

@@ -7,6 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { RCU_TORTURE_PIPE_LEN, runSimTorture } from '../src/sim-torture.js';
 
 const long = process.env.KERN_TORTURE_LONG === '1';
+
+/**
+ * Free-Block Circulation as rcutorture keeps it: entry i counts objects leaving pipe
+ * stage i, so entry 0 is every removal, entry PIPE_LEN - 1 every free, no entry exceeds
+ * the one before, and the last (an update after the free) is 0.
+ */
+function expectCirculation(r: ReturnType<typeof runSimTorture>): void {
+  const w = r.wcount;
+  expect(w).toHaveLength(RCU_TORTURE_PIPE_LEN + 1);
+  expect(w[0]).toBe(r.version - 1);
+  expect(w[RCU_TORTURE_PIPE_LEN - 1]).toBe(r.freed);
+  for (let i = 1; i < w.length; i++) expect(w[i]).toBeLessThanOrEqual(w[i - 1]!);
+  expect(w[RCU_TORTURE_PIPE_LEN]).toBe(0);
+  expect(r.lines[3]).toContain(`Free-Block Circulation: ${w.map((v) => ` ${v}`).join('')}`);
+}
 const seeds = long ? [1, 2, 3, 4, 5, 6, 7, 8] : [1, 2];
 const durationNs = long ? 5e9 : 150e6;
 
@@ -26,6 +41,7 @@ describe('rcutorture (simulated Tree RCU)', () => {
     expect(r.expGps).toBeGreaterThan(0);
     expect(r.onoff.ok).toBeGreaterThan(0);
     expect(r.freed).toBeGreaterThan(0);
+    expectCirculation(r);
     expect(r.lines.at(-1)).toContain('End of test: SUCCESS');
   });
 
@@ -33,6 +49,7 @@ describe('rcutorture (simulated Tree RCU)', () => {
     const r = runSimTorture({ seed: 9, durationNs, nrCpus: 16, fanout: 4, fanoutLeaf: 4 });
     console.log(r.lines.join('\n'));
     expect(r.failed).toBe(false);
+    expectCirculation(r);
   });
 
   it('negative control: the busted type (reclaim without waiting) is caught', () => {
@@ -41,6 +58,7 @@ describe('rcutorture (simulated Tree RCU)', () => {
     expect(r.failed).toBe(true);
     expect(r.pipe.slice(2).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     expect(r.mberror).toBeGreaterThan(0);
+    expectCirculation(r);
     expect(r.lines[1]).toContain('!!! Reader Pipe:');
     expect(r.lines.at(-1)).toContain('End of test: FAILURE');
   });

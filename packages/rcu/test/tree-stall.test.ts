@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LOGLEVEL_INFO } from '@kern/core';
 import { makeSim } from './tree-helpers.js';
 
 describe('RCU CPU stall warnings', () => {
@@ -35,7 +36,18 @@ describe('RCU CPU stall warnings', () => {
     );
     const t = Number(/t=(\d+)/.exec(det!)![1]);
     expect(t).toBeGreaterThanOrEqual(100);
-    expect(rcu.stallLog).toContain(`rcu: Task dump for CPU ${stuck}:`);
+    // The task dump comes from kernel/sched/core.c: KERN_INFO and no `rcu: ` prefix.
+    expect(rcu.stallLog).toContain(`Task dump for CPU ${stuck}:`);
+    expect(
+      rcu.stallLog.filter((l) => l.includes('Task dump')).every((l) => !l.startsWith('rcu:')),
+    ).toBe(true);
+    const dump = printk.records().find((r) => r.text === `Task dump for CPU ${stuck}:`);
+    expect(dump?.level).toBe(LOGLEVEL_INFO);
+    expect(rcu.stallLog).toContainEqual(
+      expect.stringMatching(
+        /^task:stuck-reader {4}state:R {2}running task {5}pid:\d+ preempt_count:1$/,
+      ),
+    );
     // Only the stuck CPU is named.
     expect(rcu.stallLog.filter((l) => /^rcu: \t\d+-/.test(l))).toHaveLength(1);
     // Releasing the reader lets the grace period end; no further warning for it.

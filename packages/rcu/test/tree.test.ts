@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '@kern/core';
+import { KernelError, VirtualClock } from '@kern/core';
 import type { TaskContext } from '@kern/core';
 import { createRcuState, rcuInitGeometry, RCU_GP_STATES } from '../src/tree.js';
 import { makeSim } from './tree-helpers.js';
@@ -153,6 +153,10 @@ describe('Tree RCU on the deterministic scheduler', () => {
   it('idle CPUs are reported by FQS without being woken', () => {
     const { sched, rcu } = makeSim({ nrCpus: 64, seed: 5 });
     let done = false;
+    // CPU 0, which holds the callback, stays busy: any idle wakeup is one of the others.
+    sched.spawn({ name: 'busy', cpu: 0 }, function* () {
+      while (!done) yield;
+    });
     sched.spawn({ name: 'sync', cpu: 0 }, function* (ctx) {
       yield* rcu.synchronizeRcu(ctx);
       done = true;
@@ -166,33 +170,100 @@ describe('Tree RCU on the deterministic scheduler', () => {
       if (sched.nrSwitches(cpu) === 0) expect(rcu.softirqCount[cpu]).toBe(0);
   });
 
-  it('a CPU going offline during a grace period does not hold it up', () => {
-    const { sched, rcu } = makeSim({ nrCpus: 4, seed: 9, fanout: 2, fanoutLeaf: 2 });
-    let done = false;
-    // CPU 3 runs a task that never yields preemptibly until taken offline.
-    let spin = true;
-    sched.spawn({ name: 'spinner' }, function* () {
-      while (spin) yield;
+  it('negative control: an idle CPU left holding callbacks keeps its tick, and each wakes it', () => {
+    const { sched, rcu } = makeSim({ nrCpus: 64, seed: 5 });
+    let ran = false;
+    // The task queues a callback and exits: CPU 5 idles with it (rcu_needs_cpu).
+    sched.spawn({ name: 'queuer', cpu: 5 }, function* () {
+      rcu.callRcu(5, () => (ran = true));
+      yield;
     });
-    sched.spawn({ name: 'sync', cpu: 0 }, function* (ctx) {
-      rcu.callRcu(0, () => undefined);
-      yield ctx.sleep(100_000);
-      const gp = rcu.gpSeq;
-      expect(rcu.gpInProgress()).toBe(true);
-      rcu.offlineCpu(3);
-      expect(rcu.cpuOnline(3)).toBe(false);
-      yield* rcu.synchronizeRcu(ctx);
-      expect(rcu.gpSeq).toBeGreaterThan(gp);
-      spin = false;
-      done = true;
+    sched.run({ until: () => ran, untilNs: 1e9 });
+    expect(ran).toBe(true);
+    expect(rcu.cpuInEqs(5)).toBe(true);
+    expect(rcu.idleWakeups).toBeGreaterThan(0);
+  });
+
+  describe('a CPU going offline during a grace period', () => {
+    /**
+     * An idle CPU (`victim`) holds the grace period: the other CPUs run preemptible
+     * tasks and report at their ticks, but the first FQS scan, which would report the
+     * idle CPU, is 100 jiffies away. With `offline`, the victim goes offline at 20 ms.
+     */
+    function scenario(offline: boolean) {
+      const { sched, rcu } = makeSim({
+        nrCpus: 4,
+        seed: 9,
+        fanout: 2,
+        fanoutLeaf: 2,
+        jiffiesTillFirstFqs: 100,
+        jiffiesTillNextFqs: 100,
+      });
+      const kthreadCpu = sched.tasks().find((t) => t.name === 'rcu_sched')!.cpu;
+      const victim = [3, 2, 1].find((c) => c !== kthreadCpu)!;
+      const bit = 1n << BigInt(rcu.cpuBit(victim));
+      const leaf = rcu.leafOf(victim);
+      const inInit = (): boolean => (rcu.node(leaf).qsmaskinit & bit) !== 0n;
+      let stop = false;
+      for (let cpu = 0; cpu < 4; cpu++)
+        if (cpu !== victim)
+          sched.spawn({ name: `busy${cpu}`, cpu }, function* () {
+            while (!stop) yield;
+          });
+      const r = {
+        victimIdle: false,
+        holdoutAt20ms: false,
+        syncDoneAt: -1,
+        inInitAfterOffline: false,
+        inNextAfterOffline: true,
+        inInitAtNextGp: true,
+        nextGpNs: -1,
+      };
+      sched.spawn({ name: 'sync', cpu: 0 }, function* (ctx) {
+        yield* rcu.synchronizeRcu(ctx);
+        r.syncDoneAt = ctx.now();
+        if (!offline) stop = true;
+      });
+      sched.spawn({ name: 'hotplug', cpu: 0 }, function* (ctx) {
+        yield ctx.sleep(20e6);
+        r.victimIdle = rcu.cpuInEqs(victim);
+        r.holdoutAt20ms = rcu.gpInProgress() && rcu.cpuIsHoldout(victim);
+        if (!offline) return;
+        rcu.offlineCpu(victim);
+        r.inInitAfterOffline = inInit();
+        r.inNextAfterOffline = (rcu.node(leaf).qsmaskinitnext & bit) !== 0n;
+        while (r.syncDoneAt < 0) yield ctx.sleep(100_000);
+        const t = ctx.now();
+        yield* rcu.synchronizeRcu(ctx);
+        r.inInitAtNextGp = inInit();
+        r.nextGpNs = ctx.now() - t;
+        stop = true;
+      });
+      sched.run({ until: () => stop, untilNs: 1e9 });
+      return { rcu, r };
+    }
+
+    it('control: without the offline, the grace period waits for the idle CPU until FQS', () => {
+      const { rcu, r } = scenario(false);
+      expect(r.victimIdle).toBe(true);
+      expect(r.holdoutAt20ms).toBe(true);
+      expect(r.syncDoneAt).toBeGreaterThanOrEqual(100e6);
+      expect(rcu.nFqsReports).toBeGreaterThan(0);
     });
-    sched.run({ until: () => done, untilNs: 1e9 });
-    expect(done).toBe(true);
-    // The next grace period applies the offline CPU to qsmaskinit.
-    const leaf = rcu.leafOf(3);
-    expect(rcu.node(leaf).qsmaskinitnext & (1n << BigInt(rcu.cpuBit(3)))).toBe(0n);
-    rcu.onlineCpu(3);
-    expect(rcu.cpuOnline(3)).toBe(true);
+
+    it('releases the grace period; qsmaskinit drops the CPU at the next GP start', () => {
+      const { rcu, r } = scenario(true);
+      expect(r.holdoutAt20ms).toBe(true);
+      expect(r.syncDoneAt).toBeGreaterThanOrEqual(20e6);
+      expect(r.syncDoneAt).toBeLessThan(25e6);
+      expect(rcu.nFqsReports).toBe(0);
+      // Offline clears qsmaskinitnext at once; qsmaskinit follows at the next GP start.
+      expect(r.inNextAfterOffline).toBe(false);
+      expect(r.inInitAfterOffline).toBe(true);
+      expect(r.inInitAtNextGp).toBe(false);
+      expect(r.nextGpNs).toBeGreaterThan(0);
+      expect(r.nextGpNs).toBeLessThan(10e6);
+    });
   });
 
   it('moves callbacks of an offline CPU to an online one', () => {
@@ -225,6 +296,41 @@ describe('Tree RCU on the deterministic scheduler', () => {
     };
     expect(run(42)).toBe(run(42));
     expect(run(42)).not.toBe(run(43));
+  });
+
+  it.each([
+    ['jiffiesTillFirstFqs', -1],
+    ['jiffiesTillFirstFqs', 1.5],
+    ['jiffiesTillNextFqs', Number.NaN],
+    ['jiffiesTillNextFqs', Number.POSITIVE_INFINITY],
+    ['stallTimeoutJiffies', 0],
+    ['stallTimeoutJiffies', -21_000],
+    ['lockHoldNs', -1],
+    ['lockHoldNs', Number.NaN],
+    ['lockHoldNs', Number.POSITIVE_INFINITY],
+  ] as const)('rejects %s = %s with EINVAL naming the option and value', (name, v) => {
+    let err: unknown;
+    try {
+      createRcuState({ nrCpus: 4, clock: new VirtualClock(), [name]: v });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).errno).toBe('EINVAL');
+    expect((err as KernelError).message).toContain(`${name} ${v} is not`);
+  });
+
+  it('accepts the edge values of its numeric options', () => {
+    const rs = createRcuState({
+      nrCpus: 4,
+      clock: new VirtualClock(),
+      jiffiesTillFirstFqs: 0,
+      jiffiesTillNextFqs: 0,
+      stallTimeoutJiffies: 1,
+      lockHoldNs: 0,
+    });
+    expect(rs.jiffiesTillFirstFqs).toBe(0);
+    expect(rs.stallTimeoutJiffies).toBe(1);
   });
 
   it('stop() lets the scheduler go idle', () => {
