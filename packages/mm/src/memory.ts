@@ -1026,10 +1026,11 @@ export class Memory {
       if (pfn < 0) break;
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-      const blockMt = this.getPageblockMigratetype(pfn);
+      // The list it sits on; freePcppagesBulk re-reads the pageblock in case it was
+      // isolated meanwhile.
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
-      a[i + P_INDEX] = blockMt === MIGRATE_ISOLATE ? mt : mt;
+      a[i + P_INDEX] = mt;
       this.pcpPushTail(pa, pb, pindex, pfn, a, i);
     }
     this.unlock(z.a, z.b + Z_LOCK);
