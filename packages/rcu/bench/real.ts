@@ -157,20 +157,29 @@ export async function runRealBench(quick: boolean): Promise<void> {
     const gpMs = quick ? 50 : 1000;
     const idleQ = await gpsPerSecond(qsbr, gpMs);
     const idleM = await gpsPerSecond(mb, gpMs);
-    Atomics.store(ctl, 0, 0);
-    const spun = workers.map((w) => nextMessage<{ reads: number }>(w, 'spun', 120_000));
-    for (const w of workers) w.postMessage({ cmd: 'spin' });
-    await new Promise((r) => setTimeout(r, 20));
-    const busyQ = await gpsPerSecond(qsbr, gpMs);
-    Atomics.store(ctl, 0, 1);
-    await Promise.all(spun);
+    const withReaders = async (flavor: 'qsbr' | 'mb', domain: RcuDomain): Promise<number> => {
+      Atomics.store(ctl, 0, 0);
+      const spun = workers.map((w) => nextMessage<{ reads: number }>(w, 'spun', 120_000));
+      for (const w of workers) w.postMessage({ cmd: 'spin', flavor });
+      await new Promise((r) => setTimeout(r, 20));
+      const gps = await gpsPerSecond(domain, gpMs);
+      Atomics.store(ctl, 0, 1);
+      await Promise.all(spun);
+      return gps;
+    };
+    const busyQ = await withReaders('qsbr', qsbr);
+    const busyM = await withReaders('mb', mb);
     const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
     printRows(
       'Real RCU grace periods per second (async synchronizeRcu on the main thread)',
-      ['flavor', 'no readers', 'two readers reading (QS every 1024 reads)'],
+      [
+        'flavor',
+        'no readers',
+        'two readers reading (QSBR: QS every 1024 reads; MB: a section per read)',
+      ],
       [
         ['QSBR', fmt(idleQ), fmt(busyQ)],
-        ['memory barrier', fmt(idleM), '—'],
+        ['memory barrier', fmt(idleM), fmt(busyM)],
       ],
     );
 

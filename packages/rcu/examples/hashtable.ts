@@ -178,7 +178,7 @@ export class RcuHashTable {
 export interface HashtableReaderJob {
   domain: RcuDomainHandle;
   table: RcuHashTableHandle;
-  /** ctl[0] !== 0: stop. */
+  /** ctl[0] !== 0: stop; ctl[1] counts readers that have started. */
   ctl: SharedArrayBuffer;
   keys: number;
   seed: number;
@@ -197,6 +197,7 @@ export function hashtableReaderLoop(job: HashtableReaderJob): {
   let x = job.seed >>> 0 || 1;
   let lookups = 0;
   let found = 0;
+  Atomics.add(ctl, 1, 1);
   while (Atomics.load(ctl, 0) === 0) {
     for (let i = 0; i < 256; i++) {
       x ^= x << 13;

@@ -1,8 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isKernelError } from '@kern/core';
-import { attachRcuDomain, createRcuDomain, rcuSeqDone, rcuSeqSnap } from '../src/real/domain.js';
-import { GP_CTR, R_CTR, readerLine } from '../src/real/layout.js';
-import type { QsbrReader } from '../src/real/qsbr.js';
+import {
+  attachRcuDomain,
+  createRcuDomain,
+  rcuSeqDone,
+  rcuSeqSnap,
+  type RcuFlavor,
+} from '../src/real/domain.js';
+import {
+  GP_CTR,
+  H_NR_READERS,
+  H_PROBE,
+  MB_GP_PHASE,
+  R_CTR,
+  readerLine,
+} from '../src/real/layout.js';
+import { MbReader } from '../src/real/mb.js';
+import { QsbrReader } from '../src/real/qsbr.js';
+import { seqCstCopyFor, sharedWasmMemory } from '../src/real/wasm-store.js';
 import {
   nextMessage,
   sleep,
@@ -13,6 +28,16 @@ import {
 } from './fixtures/real-spawn.js';
 
 afterEach(terminateAll);
+
+/** What `fn` threw (fails the test if it returned). */
+const thrown = (fn: () => unknown): unknown => {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an exception');
+};
 
 /** A second attachment in this thread stands in for another thread's. */
 const twoThreads = (opts: Parameters<typeof createRcuDomain>[0] = {}) => {
@@ -29,6 +54,43 @@ describe('real RCU domain: layout and registration', () => {
     expect(b.flavor).toBe('qsbr');
     expect(() => attachRcuDomain({ buffer: new SharedArrayBuffer(4096) })).toThrow(/EINVAL/);
     expect(() => createRcuDomain({ maxReaders: 0 })).toThrow(/EINVAL/);
+  });
+
+  it('refuses bad options, bad pointer slots and non-domain buffers with a KernelError EINVAL, writing nothing', () => {
+    expect(() => createRcuDomain({ flavor: 'bogus' as RcuFlavor })).toThrow(
+      /EINVAL: flavor must be 'qsbr' or 'mb', got 'bogus'/,
+    );
+    const a = createRcuDomain({ pointerSlots: 4 });
+    for (const slot of [-1, 4, 99, 1.5, NaN]) {
+      const msg = `EINVAL: pointer slot ${slot} is not an integer in 0..3`;
+      expect(() => a.rcuAssignPointer(slot, 1)).toThrow(msg);
+      expect(() => a.rcuDereference(slot)).toThrow(msg);
+    }
+    expect(Array.from(a.pointers)).toEqual([0, 0, 0, 0]);
+    const mem = createRcuDomain({ flavor: 'mb' }).handle.memory!;
+    // Too small, not whole words, not shared: EINVAL (not a RangeError), with or without memory.
+    for (const buffer of [0, 6, 16, 20, 64].map((n) => new SharedArrayBuffer(n))) {
+      for (const handle of [{ buffer }, { buffer, memory: mem }])
+        expect(
+          isKernelError(
+            thrown(() => attachRcuDomain(handle)),
+            'EINVAL',
+          ),
+        ).toBe(true);
+    }
+    const notShared = new ArrayBuffer(4096) as unknown as SharedArrayBuffer;
+    expect(() => attachRcuDomain({ buffer: notShared })).toThrow(/EINVAL.*SharedArrayBuffer/);
+    // A foreign buffer is refused before anything is written to it (the magic comes first).
+    const foreign = new Int32Array(new SharedArrayBuffer(4096)).fill(7);
+    expect(() => attachRcuDomain({ buffer: foreign.buffer, memory: mem })).toThrow(
+      /EINVAL.*bad magic/,
+    );
+    expect(foreign.every((v) => v === 7)).toBe(true);
+    // A header that does not fit its buffer (here: 4000 readers in a 64-reader domain).
+    const corrupt = new Int32Array(new SharedArrayBuffer(a.handle.buffer.byteLength));
+    corrupt.set(new Int32Array(a.handle.buffer));
+    corrupt[H_NR_READERS] = 4000;
+    expect(() => attachRcuDomain({ buffer: corrupt.buffer })).toThrow(/EINVAL.*header is corrupt/);
   });
 
   it('registers one reader per thread, each on its own line, and runs out with ENOSPC', () => {
@@ -63,14 +125,34 @@ describe('real RCU, QSBR flavor', () => {
   it('a grace period waits for an online reader until it announces a quiescent state', async () => {
     const { a, b } = twoThreads();
     const r = b.rcuRegisterThread();
+    const snap = rcuSeqSnap(a.gpSeq);
     const gp = a.synchronizeRcu();
     expect(await stillPending(gp, 30)).toBe(true);
-    r.rcuQuiescentState();
-    // Two phases: the reader must announce the second counter value too.
-    await sleep(5);
+    expect(a.gpSeq & 1).toBe(1); // in progress
+    expect(rcuSeqDone(a.gpSeq, snap)).toBe(false);
+    // Phase 1 passed at once (the reader registered at the current counter); phase 2
+    // waits for it to show the advanced one.
+    const words = new Int32Array(a.handle.buffer);
+    expect(words[readerLine(0) + R_CTR]).not.toBe(a.gpCtr);
     r.rcuQuiescentState();
     await within(gp, 2000, 'grace period');
-    expect(rcuSeqDone(a.gpSeq, rcuSeqSnap(a.gpSeq))).toBe(false);
+    expect(a.gpSeq & 1).toBe(0);
+    expect(rcuSeqDone(a.gpSeq, snap)).toBe(true);
+  });
+
+  it('rcuSeqSnap/rcuSeqDone: a snapshot is done only after the next full grace period, across the wrap', () => {
+    expect(rcuSeqSnap(4)).toBe(6); // idle: the next grace period
+    expect(rcuSeqSnap(5)).toBe(8); // in progress: it may predate the call, so the one after
+    expect(rcuSeqDone(5, rcuSeqSnap(4))).toBe(false);
+    expect(rcuSeqDone(6, rcuSeqSnap(4))).toBe(true);
+    expect(rcuSeqDone(7, rcuSeqSnap(5))).toBe(false);
+    expect(rcuSeqDone(8, rcuSeqSnap(5))).toBe(true);
+    // 2^32 wrap (-1 is 0xffffffff, in progress) and 2^31 (signed overflow).
+    expect(rcuSeqSnap(-1)).toBe(2);
+    expect(rcuSeqDone(0, rcuSeqSnap(-1))).toBe(false);
+    expect(rcuSeqDone(2, rcuSeqSnap(-1))).toBe(true);
+    expect(rcuSeqDone(0x7fffffff, rcuSeqSnap(0x7ffffffe))).toBe(false);
+    expect(rcuSeqDone(-0x80000000, rcuSeqSnap(0x7ffffffe))).toBe(true);
   });
 
   it('never waits for an offline reader, nor for an idle thread that runs tasks with runTask', async () => {
@@ -169,24 +251,77 @@ describe('real RCU, QSBR flavor', () => {
 });
 
 describe('real RCU, memory-barrier flavor', () => {
-  it('waits for a reader inside a (nested) critical section, not for one outside', async () => {
+  it('waits for a (nested) critical section begun before it, not for one begun after its phase flip', async () => {
     const { a, b } = twoThreads({ flavor: 'mb' });
+    const c = attachRcuDomain(a.handle);
     const r = b.rcuRegisterThread();
+    const late = c.rcuRegisterThread();
     await within(a.synchronizeRcu(), 2000, 'idle GP');
+    // Begun before the grace period: waited for until the outermost unlock.
     r.rcuReadLock();
     r.rcuReadLock();
+    const phase = a.gpCtr & MB_GP_PHASE;
     const gp = a.synchronizeRcu();
     expect(await stillPending(gp, 30)).toBe(true);
     r.rcuReadUnlock();
     expect(await stillPending(gp, 30)).toBe(true);
+    // Begun after the grace period flipped the phase: not waited for by it, so the grace
+    // period ends while `late` is still inside its section...
+    expect(a.gpCtr & MB_GP_PHASE).not.toBe(phase);
+    late.rcuReadLock();
+    r.rcuReadUnlock();
+    await within(gp, 2000, 'GP with a later section still open');
+    // ...and the next grace period, which began after it, waits for it.
+    const gp2 = a.synchronizeRcu();
+    expect(await stillPending(gp2, 30)).toBe(true);
+    late.rcuReadUnlock();
+    await within(gp2, 2000, 'second GP');
+  });
+
+  it('an unbalanced rcuReadUnlock throws EINVAL and leaves the reader consistent', async () => {
+    const { a, b } = twoThreads({ flavor: 'mb' });
+    const r = b.rcuRegisterThread();
+    const words = new Int32Array(a.handle.buffer);
+    const at = readerLine(r.slot) + R_CTR;
+    expect(() => r.rcuReadUnlock()).toThrow(/EINVAL.*without rcuReadLock.*slot 0/);
+    expect(r.online).toBe(false);
+    // The next section still stores its snapshot and is waited for.
+    r.rcuReadLock();
+    expect(words[at]).toBe(words[GP_CTR]);
+    const gp = a.synchronizeRcu();
+    expect(await stillPending(gp, 30)).toBe(true);
     r.rcuReadUnlock();
     await within(gp, 2000, 'GP after unlock');
-    // A section begun after the grace period started is not waited for by it.
-    r.rcuReadLock();
-    const gp2 = a.synchronizeRcu();
-    expect(await stillPending(gp2, 20)).toBe(true);
-    r.rcuReadUnlock();
-    await within(gp2, 2000, 'second GP');
+    expect(() => r.rcuReadUnlock()).toThrow(/EINVAL/);
+    expect(words[at]).toBe(0);
+  });
+
+  it('non-TSO hardware (arm64): the lock is a fenced store (wasm f, or Atomics.exchange) and grace periods still wait for it', async () => {
+    // x64 cannot show the reordering the fence forbids; this runs the non-TSO paths and
+    // checks they store the right values and are waited for.
+    const a = createRcuDomain({ flavor: 'mb', maxReaders: 4 });
+    const h = new Int32Array(a.handle.buffer);
+    const at = readerLine(3) + R_CTR;
+    for (const copy of [seqCstCopyFor(a.handle.memory!, true), undefined]) {
+      const r = new MbReader(h, a.pointers, 3, () => {}, false, copy);
+      r.rcuReadLock();
+      expect(h[at]).toBe(h[GP_CTR]);
+      const gp = a.synchronizeRcu();
+      expect(await stillPending(gp, 20)).toBe(true);
+      r.rcuReadUnlock();
+      expect(h[at]).toBe(0);
+      await within(gp, 2000, 'GP after unlock');
+    }
+    const q = createRcuDomain({ maxReaders: 4 });
+    const qh = new Int32Array(q.handle.buffer);
+    const qr = new QsbrReader(qh, q.pointers, 3, () => {}, false);
+    expect(qh[at]).toBe(qh[GP_CTR]); // online: Atomics.exchange
+    const gp = q.synchronizeRcu();
+    expect(await stillPending(gp, 20)).toBe(true);
+    while (await stillPending(gp, 1)) qr.rcuQuiescentState();
+    expect(qh[at]).toBe(qh[GP_CTR]);
+    qr.rcuThreadOffline();
+    expect(qh[at]).toBe(0);
   });
 
   it('its seq-cst store goes through wasm on a WebAssembly.Memory, through Atomics without one', async () => {
@@ -218,6 +353,22 @@ describe('real RCU, memory-barrier flavor', () => {
     expect(() => attachRcuDomain({ buffer: a.handle.buffer, memory: b.handle.memory! })).toThrow(
       /EINVAL.*not the memory/,
     );
+    // The reviewer's case: B attached twice more, so its memory's probe word is ahead of
+    // A's by as much as an attach of A moves it. Identity is not a counter.
+    attachRcuDomain(b.handle);
+    attachRcuDomain(b.handle);
+    expect(() => attachRcuDomain({ buffer: a.handle.buffer, memory: b.handle.memory! })).toThrow(
+      /EINVAL.*another domain/,
+    );
+    // A copy of A's bytes carries A's id: the nonce written through the buffer is not in it.
+    const copy = sharedWasmMemory(a.handle.buffer.byteLength);
+    new Int32Array(copy.buffer).set(new Int32Array(a.handle.buffer));
+    new Int32Array(copy.buffer)[H_PROBE] = new Int32Array(a.handle.buffer)[H_PROBE]!;
+    expect(() => attachRcuDomain({ buffer: a.handle.buffer, memory: copy })).toThrow(
+      /EINVAL.*nonce/,
+    );
+    // The real pair still attaches, any number of times.
+    for (let i = 0; i < 3; i++) expect(attachRcuDomain(a.handle).flavor).toBe('mb');
   });
 });
 
@@ -252,6 +403,46 @@ describe('callRcu and rcuBarrier', () => {
     }
     expect(freed).toBe(true);
     await within(a.rcuBarrier(), 100, 'empty barrier');
+  });
+
+  it("callRcu never announces a quiescent state for the caller's QSBR reader: a grace period waiting for it keeps waiting", async () => {
+    // The reviewer's case: another attachment's grace period waits in phase 2 for this
+    // thread's reader, which may still hold a handle; callRcu() on this thread must not
+    // release it, neither in its synchronous body nor at its grace period's wake-ups.
+    const { a, b } = twoThreads();
+    const r = a.rcuRegisterThread();
+    const words = new Int32Array(a.handle.buffer);
+    const at = readerLine(r.slot) + R_CTR;
+    const gp = b.synchronizeRcu();
+    expect(words[at]).not.toBe(a.gpCtr); // phase 2: the counter moved past the reader
+    const before = words[at];
+    let ran = false;
+    a.callRcu(() => (ran = true));
+    expect(words[at]).toBe(before);
+    expect(await stillPending(gp, 50)).toBe(true);
+    expect(words[at]).toBe(before);
+    expect(ran).toBe(false);
+    r.rcuQuiescentState(); // the thread's own quiescent state releases it
+    await within(gp, 2000, 'grace period after the reader announced');
+    // rcuBarrier() asserts this thread holds no handle (as liburcu's, which goes offline):
+    // its wake-ups announce for the reader, so the callback's grace period completes.
+    await within(a.rcuBarrier(), 2000, 'barrier');
+    expect(ran).toBe(true);
+  });
+
+  it("synchronizeRcu() by an online reader's thread announces only at its wake-ups, never inside the call", async () => {
+    const { a, b } = twoThreads();
+    const r = a.rcuRegisterThread();
+    const words = new Int32Array(a.handle.buffer);
+    const at = readerLine(r.slot) + R_CTR;
+    const other = b.synchronizeRcu(); // waits for this thread's reader in phase 2
+    const before = words[at];
+    const mine = a.synchronizeRcu();
+    expect(words[at]).toBe(before);
+    // Its caller holds no handle across the await (liburcu: offline for the duration),
+    // so from the event loop the reader announces and neither waits for it.
+    await within(Promise.all([other, mine]), 2000, 'both grace periods');
+    expect(words[at]).not.toBe(before);
   });
 
   it('shutdown aborts a pending grace period: nothing is reclaimed, waiters get ESHUTDOWN', async () => {

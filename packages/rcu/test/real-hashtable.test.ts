@@ -30,7 +30,11 @@ async function churn(
     }),
   );
   const done = readers.map((w) => nextMessage<Counts>(w, 'done', ms + 30_000));
-  await new Promise((r) => setTimeout(r, 300)); // let the workers start
+  // Let both readers start (ctl[1]): on a loaded machine a worker can take seconds.
+  for (let t = 0; Atomics.load(ctl, 1) < 2; t++) {
+    if (t > 2000) throw new Error('the reader workers never started');
+    await new Promise((r) => setTimeout(r, 10));
+  }
   let ops = 0;
   let x = 99;
   const end = performance.now() + ms;

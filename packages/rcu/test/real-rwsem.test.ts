@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachRcuDomain, createRcuDomain } from '../src/real/domain.js';
+import { R_CTR, readerLine } from '../src/real/layout.js';
 import { attachPercpuRwsem, createPercpuRwsem } from '../src/real/percpu-rwsem.js';
 import {
   GP_ENTER,
@@ -104,6 +105,38 @@ describe('percpu rw-semaphore', () => {
     }
   });
 
+  it('percpuUpRead without a matching percpuDownRead is EINVAL and leaves the count at 0', () => {
+    const d = createRcuDomain();
+    d.rcuRegisterThread();
+    const sem = createPercpuRwsem(d);
+    expect(() => sem.percpuUpRead()).toThrow(/EINVAL.*without percpuDownRead.*slot 0 holds 0/);
+    expect(sem.readCount()).toBe(0);
+    expect(sem.percpuDownReadTrylock()).toBe(true);
+    sem.percpuUpRead();
+    expect(() => sem.percpuUpRead()).toThrow(/EINVAL/);
+    expect(sem.readCount()).toBe(0);
+  });
+
+  it("up_write (rcuSyncExit's callRcu) announces no quiescent state for the writer thread's reader", async () => {
+    const d = createRcuDomain();
+    const other = attachRcuDomain(d.handle);
+    const sem = createPercpuRwsem(d);
+    await within(sem.percpuDownWrite(), 2000, 'down_write');
+    const r = d.rcuRegisterThread(); // this thread reads too, and may hold a handle now
+    const words = new Int32Array(d.handle.buffer);
+    const at = readerLine(r.slot) + R_CTR;
+    const gp = other.synchronizeRcu(); // phase 2: waits for this thread's reader
+    const before = words[at];
+    sem.percpuUpWrite();
+    expect(words[at]).toBe(before);
+    expect(await stillPending(gp, 50)).toBe(true);
+    expect(words[at]).toBe(before);
+    r.rcuQuiescentState();
+    await within(gp, 2000, 'grace period');
+    await within(d.rcuBarrier(), 2000, 'rcu_sync exit callback');
+    expect(sem.rss.rcuSyncIsIdle()).toBe(true);
+  });
+
   it('unregistered threads are refused (EINVAL); blocking forms refuse the main thread (EPERM)', () => {
     const d = createRcuDomain();
     const sem = createPercpuRwsem(d);
@@ -126,6 +159,10 @@ describe('percpu rw-semaphore', () => {
     for (let i = 0; i < 20; i++) {
       await within(sem.percpuDownWrite(), 5000, 'down_write');
       Atomics.store(shared, 0, 1);
+      // A reader's failed slow-path attempt raises its count for an instant (add, see
+      // BLOCK, sub): poll a little. The workers check exclusion themselves (violations).
+      for (let t = 0; sem.readCount() !== 0 && t < 100; t++)
+        await new Promise((r) => setImmediate(r));
       expect(sem.readCount()).toBe(0);
       await new Promise((r) => setTimeout(r, 1));
       Atomics.store(shared, 0, 0);

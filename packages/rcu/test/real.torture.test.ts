@@ -3,7 +3,8 @@
 // callRcu, one pipe stage per grace period, poisoning them at the end. Prints Linux's
 // Reader Pipe / Reader Batch / Free-Block Circulation lines. Any Reader Pipe entry past
 // the second is a failure; the 'busted' negative control (reclaim without waiting) must
-// produce such entries.
+// produce such entries. Free-Block Circulation counts, as Linux's rcu_torture_wcount[],
+// how many objects left each pipe stage (at removal, then once per grace period).
 //
 // Short in CI; KERN_TORTURE_LONG=1 runs each configuration for a minute.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,12 +65,21 @@ async function rcuTorture(flavor: RcuFlavor, busted: boolean): Promise<TortureRe
   let versions = 0;
   let frees = 0;
 
-  // rcu_torture_cb(): one pipe stage per grace period; poison and quarantine at the end.
-  const cb = (h: number): void => {
+  // rcu_torture_pipe_update_one(): count the stage the object leaves and advance it;
+  // true once it has reached the end of the pipe.
+  const pipeUpdateOne = (h: number): boolean => {
     const o = h * OBJ_WORDS;
-    const p = pool[o + PIPE]! + 1;
-    Atomics.store(pool, o + PIPE, p);
-    if (p >= RCU_TORTURE_PIPE_LEN) {
+    const i = Math.min(pool[o + PIPE]!, RCU_TORTURE_PIPE_LEN);
+    wcount[i]!++;
+    Atomics.store(pool, o + PIPE, i + 1);
+    return i + 1 >= RCU_TORTURE_PIPE_LEN;
+  };
+
+  // rcu_torture_cb(): one pipe stage per grace period; rcu_torture_free() (poison and
+  // quarantine) at the end.
+  const cb = (h: number): void => {
+    if (pipeUpdateOne(h)) {
+      const o = h * OBJ_WORDS;
       Atomics.store(pool, o + MAGIC, POISON);
       Atomics.store(pool, o + DATA, POISON);
       free.push(h);
@@ -108,9 +118,7 @@ async function rcuTorture(flavor: RcuFlavor, busted: boolean): Promise<TortureRe
     const old = domain.rcuDereference(0);
     domain.rcuAssignPointer(0, h);
     versions++;
-    const oo = old * OBJ_WORDS;
-    wcount[Math.min(pool[oo + PIPE]!, RCU_TORTURE_PIPE_LEN)]!++;
-    Atomics.store(pool, oo + PIPE, pool[oo + PIPE]! + 1);
+    pipeUpdateOne(old); // removal: stage 0 → 1, as rcu_torture_writer() does
     if (busted) cb(old);
     else domain.callRcu(() => cb(old));
     if ((versions & 7) === 0) await new Promise((r) => setImmediate(r));
@@ -159,6 +167,14 @@ describe(`rcutorture, real RCU (${SECONDS}s per run${LONG ? ', long' : ''})`, ()
       expect(r.frees).toBeGreaterThan(0);
       expect(r.pipe.slice(2)).toEqual(new Array<number>(RCU_TORTURE_PIPE_LEN - 1).fill(0));
       expect(r.errors).toBe(0);
+      // Free-Block Circulation: every removed object left stage 0; each later stage saw
+      // at most as many (the rest are still in the pipe); the last one freed `frees`
+      // objects, and none went past the end of the pipe.
+      expect(r.wcount[0]).toBe(r.versions);
+      for (let i = 1; i < RCU_TORTURE_PIPE_LEN; i++)
+        expect(r.wcount[i]).toBeLessThanOrEqual(r.wcount[i - 1]!);
+      expect(r.wcount[RCU_TORTURE_PIPE_LEN - 1]).toBe(r.frees);
+      expect(r.wcount[RCU_TORTURE_PIPE_LEN]).toBe(0);
     });
   }
 
@@ -167,5 +183,7 @@ describe(`rcutorture, real RCU (${SECONDS}s per run${LONG ? ', long' : ''})`, ()
     report('busted', r);
     expect(r.pipe.slice(2).reduce((s, n) => s + n, 0)).toBeGreaterThan(0);
     expect(r.errors).toBeGreaterThan(0);
+    // Freed at once: every object went through every stage in the same call.
+    expect(r.wcount).toEqual([...new Array<number>(RCU_TORTURE_PIPE_LEN).fill(r.versions), 0]);
   });
 });

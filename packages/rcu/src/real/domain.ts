@@ -5,7 +5,8 @@
  *
  * | word | name | what | guarded by |
  * | --- | --- | --- | --- |
- * | line 0 | MAGIC, FLAVOR, NR_READERS, NR_PTRS | header | written once before sharing |
+ * | line 0 | MAGIC, FLAVOR, NR_READERS, NR_PTRS, ID (two words: 64 random bits) | header | written once before sharing |
+ * | | PROBE | scratch for an attach's memory-identity check: a nonce written through the buffer, read back through the WebAssembly.Memory | compare-exchange |
  * | line 1 | GP_CTR | grace-period counter readers snapshot (QSBR: odd, +2 per phase, wraps at 2^32; MB: bit 0 = active, bit 1 = phase) | written only by the GP_LOCK holder (seq-cst store); readers read it plainly |
  * | line 2 | GP_LOCK | 0 free / 1 held: one grace period at a time | compare-exchange |
  * | | GP_SEQ | grace-period sequence: even idle, odd in progress (Linux's rcu_seq), wraps | written only by the GP_LOCK holder; waiters read and `waitAsync` on it |
@@ -31,12 +32,35 @@
  * `Atomics` (seq-cst) store, which V8 compiles to `xchg` on x64, a full barrier.
  * Dereferences are plain reads, formally racy in the JS memory model but tear-free for an
  * aligned Int32, and dependent loads through the handle are ordered by the hardware, as
- * `rcu_dereference()` relies on in C. The MB flavor's unlock is a plain store on x64
- * (TSO orders earlier loads before it) and a seq-cst store elsewhere.
+ * `rcu_dereference()` relies on in C. A reader's announcing store (QSBR online and
+ * quiescent state, MB outermost lock) must also be ordered before the plain loads that
+ * follow it (liburcu's trailing `cmm_smp_mb()`). On weakly ordered hardware (arm64) V8
+ * compiles a seq-cst store to a store-release that later plain loads may pass, so there
+ * the announcement is an `Atomics.exchange`, and the MB flavor's wasm store is followed
+ * by `atomic.fence` (`dmb ish`; see wasm-store.ts). The exchange is the limit of what JS
+ * can express without wasm: a read-modify-write, which on arm64 with LSE atomics can be a
+ * `swpal` (what Linux uses as a fully ordered `xchg`), but the JS memory model promises
+ * nothing about later plain loads, and an `ldaxr`/`stlxr` loop does not order them; a
+ * domain with a WebAssembly.Memory (every MB domain) gets the real fence. The
+ * MB flavor's unlock is a plain store on x64 (TSO orders earlier loads before it) and a
+ * seq-cst store elsewhere.
+ *
+ * Quiescent states of the calling thread (QSBR): an online QSBR thread holds handles from
+ * one quiescent state to the next, and only the thread knows where those are. The domain
+ * announces one on the thread's behalf only at the wake-ups of an asynchronous wait the
+ * thread asked for as an updater — `synchronizeRcu()`, `rcuBarrier()`, `rcuSyncEnter()` —
+ * never inside the synchronous body of any call. Such a call means, as liburcu's
+ * `synchronize_rcu()` and `rcu_barrier()` going offline for their duration, "this thread
+ * holds no handle across the wait"; its wake-ups run from the event loop, where no task of
+ * the thread is running (handles never survive an `await` or the end of a task, see
+ * `QsbrReader`). `callRcu()` (and `rcuSyncExit()`, `percpuUpWrite()`, which queue one)
+ * implies nothing: it may be called inside a read-side critical section, as `call_rcu()`,
+ * and its grace period waits for the thread's own next quiescent state.
  *
  * @see liburcu: src/urcu-qsbr.c, src/urcu.c, include/urcu/static/urcu-qsbr.h
  * @see kernel/rcu/rcu.h: rcu_seq_start(), rcu_seq_end(), rcu_seq_snap(), rcu_seq_done()
  */
+import { randomFillSync, randomInt } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { KernelError } from '@kern/core';
 import { RcuCallbackQueue, type RcuCallback, type RcuCallbackStats } from './callbacks.js';
@@ -49,6 +73,7 @@ import {
   GP_LOCK,
   GP_SEQ,
   H_FLAVOR,
+  H_ID,
   H_MAGIC,
   H_NR_PTRS,
   H_NR_READERS,
@@ -66,7 +91,7 @@ import {
   readerLine,
 } from './layout.js';
 import { MbReader, mbReadersQuiescent } from './mb.js';
-import { seqCstCopyFor, sharedWasmMemory, type WasmMemory } from './wasm-store.js';
+import { hardwareIsTso, seqCstCopyFor, sharedWasmMemory, type WasmMemory } from './wasm-store.js';
 import { QsbrReader, qsbrReadersQuiescent } from './qsbr.js';
 
 /** RCU flavor of a domain: `'qsbr'` (default) or `'mb'` (memory barrier). */
@@ -123,7 +148,7 @@ export const rcuSeqDone = (seq: number, snap: number): boolean => ((seq - snap) 
 /**
  * Creates a domain in a new SharedArrayBuffer. Other threads attach with
  * {@link attachRcuDomain} and `domain.handle`.
- * @throws KernelError EINVAL on a bad size.
+ * @throws KernelError EINVAL on a bad size or an unknown flavor.
  * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_init), src/urcu.c (urcu_mb_init)
  */
 export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
@@ -134,6 +159,8 @@ export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
   if (!Number.isInteger(nrPtrs) || nrPtrs < 1 || nrPtrs > 1 << 20)
     throw new KernelError('EINVAL', `pointerSlots must be 1..${1 << 20}, got ${nrPtrs}`);
   const flavor = options.flavor ?? 'qsbr';
+  if (flavor !== 'qsbr' && flavor !== 'mb')
+    throw new KernelError('EINVAL', `flavor must be 'qsbr' or 'mb', got '${String(flavor)}'`);
   const words = ptrBase(nrReaders) + Math.ceil(nrPtrs / LINE_WORDS) * LINE_WORDS;
   // Memory-barrier readers do a seq-cst store per critical section: give them wasm memory.
   const memory = flavor === 'mb' ? sharedWasmMemory(words * 4) : undefined;
@@ -145,20 +172,85 @@ export function createRcuDomain(options: RcuDomainOptions = {}): RcuDomain {
   h[GP_CTR] =
     flavor === 'mb' ? MB_GP_COUNT : (options.gpCtrStart ?? DEFAULT_START) | QSBR_GP_ONLINE;
   h[GP_SEQ] = (options.gpSeqStart ?? DEFAULT_START) & ~1;
+  randomFillSync(h.subarray(H_ID, H_ID + 2));
   Atomics.store(h, H_MAGIC, RCU_MAGIC);
   return new RcuDomain(memory ? { buffer, memory } : { buffer });
 }
 
-/** Returns `memory` if it is the memory of the domain words `h`, else throws EINVAL. */
+const isShared = (b: unknown): b is SharedArrayBuffer =>
+  Object.prototype.toString.call(b) === '[object SharedArrayBuffer]';
+
+/**
+ * The words of the domain in `buffer`, after checking it is one: size, magic, then the
+ * header against the size. Throws EINVAL and writes nothing if it is not.
+ */
+function domainWords(buffer: unknown): Int32Array {
+  const minBytes = ptrBase(1) * 4;
+  if (!isShared(buffer))
+    throw new KernelError('EINVAL', 'handle.buffer is not a SharedArrayBuffer');
+  if (buffer.byteLength < minBytes || buffer.byteLength % 4 !== 0)
+    throw new KernelError(
+      'EINVAL',
+      `buffer of ${buffer.byteLength} bytes is not an RCU domain (at least ${minBytes} bytes, whole words)`,
+    );
+  const h = new Int32Array(buffer);
+  const magic = Atomics.load(h, H_MAGIC);
+  if (magic !== RCU_MAGIC)
+    throw new KernelError(
+      'EINVAL',
+      `buffer is not an RCU domain (bad magic 0x${(magic >>> 0).toString(16)})`,
+    );
+  const flavor = h[H_FLAVOR]!;
+  const nrReaders = h[H_NR_READERS]!;
+  const nrPtrs = h[H_NR_PTRS]!;
+  if (
+    (flavor !== FLAVOR_QSBR && flavor !== FLAVOR_MB) ||
+    nrReaders < 1 ||
+    nrReaders > 4096 ||
+    nrPtrs < 1 ||
+    nrPtrs > 1 << 20 ||
+    (ptrBase(nrReaders) + nrPtrs) * 4 > buffer.byteLength
+  )
+    throw new KernelError(
+      'EINVAL',
+      `RCU domain header is corrupt: flavor ${flavor}, ${nrReaders} readers, ${nrPtrs} pointer slots in ${buffer.byteLength} bytes`,
+    );
+  return h;
+}
+
+/**
+ * Returns `memory` if it is the memory of the domain words `h`, else throws EINVAL. Two
+ * proofs: the domain id (64 random bits) rules out every other domain, whose words change
+ * under concurrent attaches; a fresh nonce written through `h` and read back through the
+ * memory rules out a copy of this domain's bytes.
+ */
 function checkedMemory(h: Int32Array, memory: WasmMemory): WasmMemory {
-  const m = new Int32Array(memory.buffer);
-  if (m.length < h.length)
-    throw new KernelError('EINVAL', 'handle.memory is smaller than the domain buffer');
-  const want = (Atomics.add(h, H_PROBE, 1) + 1) | 0;
-  const seen = Atomics.load(m, H_PROBE);
-  if (((seen - want) | 0) < 0 || ((seen - want) | 0) > 1 << 20)
-    throw new KernelError('EINVAL', 'handle.memory is not the memory of handle.buffer');
-  return memory;
+  const mb: unknown = memory?.buffer;
+  if (!isShared(mb) || mb.byteLength < h.byteLength)
+    throw new KernelError(
+      'EINVAL',
+      'handle.memory is not a shared WebAssembly.Memory at least as large as the domain buffer',
+    );
+  const m = new Int32Array(mb, 0, h.length);
+  if (m[H_ID] !== h[H_ID] || m[H_ID + 1] !== h[H_ID + 1])
+    throw new KernelError(
+      'EINVAL',
+      'handle.memory is not the memory of handle.buffer (it holds another domain id)',
+    );
+  // Lock-free: a failed round means another attach wrote its own nonce meanwhile.
+  for (;;) {
+    const old = Atomics.load(h, H_PROBE);
+    const r = randomInt(-0x80000000, 0x80000000);
+    const nonce = r === old ? ~old : r;
+    if (Atomics.compareExchange(h, H_PROBE, old, nonce) !== old) continue;
+    if (Atomics.load(m, H_PROBE) === nonce) return memory;
+    // Still our nonce in the buffer, not in the memory: they are different bytes.
+    if (Atomics.load(h, H_PROBE) === nonce)
+      throw new KernelError(
+        'EINVAL',
+        'handle.memory is not the memory of handle.buffer (a nonce written to the buffer did not appear in it)',
+      );
+  }
 }
 
 /**
@@ -198,20 +290,28 @@ export class RcuDomain {
   private closed: KernelError | null = null;
   private gpsRun = 0;
   private synchronizes = 0;
+  /**
+   * Asynchronous waits of this attachment whose caller asserted it holds no handle
+   * (synchronizeRcu, rcuBarrier, rcuSyncEnter) still pending. Thread-local.
+   */
+  private quiescentWaiters = 0;
 
   /** @internal Use {@link createRcuDomain} or {@link attachRcuDomain}. */
   constructor(readonly handle: RcuDomainHandle) {
-    const h = new Int32Array(handle.buffer);
+    const h = domainWords(handle?.buffer);
     this.memory = handle.memory ? checkedMemory(h, handle.memory) : undefined;
-    if (h.length < ptrBase(1) || Atomics.load(h, H_MAGIC) !== RCU_MAGIC)
-      throw new KernelError('EINVAL', 'buffer is not an RCU domain (bad magic)');
     this.h = h;
     this.flavor = h[H_FLAVOR] === FLAVOR_MB ? 'mb' : 'qsbr';
     this.maxReaders = h[H_NR_READERS]!;
     this.pointerSlots = h[H_NR_PTRS]!;
     this.pointers = new Int32Array(handle.buffer, ptrBase(this.maxReaders) * 4, this.pointerSlots);
+    // The batch's grace period: like synchronizeRcu(), but callRcu() asserts nothing about
+    // this thread's handles, so the wait announces nothing for its reader by itself.
     this.callbacks = new RcuCallbackQueue(
-      () => this.synchronizeRcu(),
+      async () => {
+        this.checkOpen();
+        await driveAsync(this.synchronizeSteps(), this.quiescentBetweenWaits);
+      },
       (e) =>
         queueMicrotask(() => {
           throw e;
@@ -238,16 +338,17 @@ export class RcuDomain {
         Atomics.store(this.h, line + R_REG, 0);
         if (this.reader === r) this.reader = null;
       };
+      const tso = hardwareIsTso(process.arch);
       const r =
         this.flavor === 'qsbr'
-          ? new QsbrReader(this.h, this.pointers, i, done)
+          ? new QsbrReader(this.h, this.pointers, i, done, tso)
           : new MbReader(
               this.h,
               this.pointers,
               i,
               done,
-              process.arch === 'x64' || process.arch === 'ia32',
-              this.memory ? seqCstCopyFor(this.memory) : undefined,
+              tso,
+              this.memory ? seqCstCopyFor(this.memory, !tso) : undefined,
             );
       this.reader = r;
       return r;
@@ -258,18 +359,22 @@ export class RcuDomain {
   /**
    * Publishes handle `value` in pointer slot `slot` (seq-cst store: everything written to
    * the object before is visible to a reader that dereferences the handle).
+   * @throws KernelError EINVAL if `slot` is not an integer in 0..pointerSlots-1.
    * @see liburcu: include/urcu/static/pointer.h (_rcu_assign_pointer)
    */
   rcuAssignPointer(slot: number, value: number): void {
+    this.checkSlot(slot);
     Atomics.store(this.pointers, slot, value);
   }
 
   /**
    * Reads pointer slot `slot` (plain read). Readers may also use their own
-   * `reader.rcuDereference`.
+   * `reader.rcuDereference` (unchecked: the hot path).
+   * @throws KernelError EINVAL if `slot` is not an integer in 0..pointerSlots-1.
    * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
    */
   rcuDereference(slot: number): number {
+    this.checkSlot(slot);
     return this.pointers[slot]!;
   }
 
@@ -291,17 +396,44 @@ export class RcuDomain {
   /**
    * Waits for a full grace period: every read-side critical section that began before the
    * call has ended. Never blocks the event loop (polls with `Atomics.waitAsync` and
-   * backoff); if this thread is an online QSBR reader it announces a quiescent state at
-   * each wake-up, so must hold no handle across the `await`.
+   * backoff).
+   *
+   * Called by an online QSBR reader thread, it means what liburcu's `synchronize_rcu()`
+   * means (which goes offline for its duration): the thread holds no handle across the
+   * `await`. The thread's reader then announces a quiescent state at each wake-up of the
+   * wait (from the event loop, never inside this call's synchronous body), so the thread
+   * never waits for itself.
    * @throws KernelError ESHUTDOWN if close() is called first (nothing was waited for).
    * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_synchronize_rcu)
    */
   async synchronizeRcu(): Promise<void> {
     this.checkOpen();
-    this.reader?.rcuQuiescentState();
-    await driveAsync(this.synchronizeSteps(), () => this.reader?.rcuQuiescentState());
+    await this.waitQuiescent(this.synchronizeSteps());
     this.synchronizes++;
   }
+
+  /**
+   * @internal Drives `steps` as a wait whose caller holds no handle: at each wake-up the
+   * thread's QSBR reader announces a quiescent state (see {@link RcuDomain.synchronizeRcu}).
+   */
+  async waitQuiescent<T>(steps: Generator<WaitStep, T, void>): Promise<T> {
+    this.quiescentWaiters++;
+    try {
+      return await driveAsync(steps, this.quiescentBetweenWaits);
+    } finally {
+      this.quiescentWaiters--;
+    }
+  }
+
+  /**
+   * Called at each wake-up of an asynchronous wait of this attachment (the top of an
+   * event-loop continuation, where no task of the thread is running): announces a
+   * quiescent state for the thread's reader only while a caller that holds no handle
+   * waits. Never called from a synchronous body.
+   */
+  private readonly quiescentBetweenWaits = (): void => {
+    if (this.quiescentWaiters > 0) this.reader?.rcuQuiescentState();
+  };
 
   /**
    * Blocking {@link RcuDomain.synchronizeRcu} for workers (`Atomics.wait`). An online QSBR
@@ -326,6 +458,11 @@ export class RcuDomain {
   /**
    * Queues `fn` to run after a grace period, batched: callbacks queued while one grace
    * period runs share the next one. Runs in this thread.
+   *
+   * May be called inside a read-side critical section: unlike synchronizeRcu() it asserts
+   * nothing about this thread's handles and never announces a quiescent state for its
+   * reader, so if this thread is an online QSBR reader the callback also waits for the
+   * thread's own next quiescent state (as `call_rcu()` in liburcu).
    * @throws KernelError ESHUTDOWN after close().
    * @see liburcu: src/urcu-call-rcu-impl.h (call_rcu)
    */
@@ -335,13 +472,17 @@ export class RcuDomain {
   }
 
   /**
-   * Resolves once every callback this thread queued before the call has run.
+   * Resolves once every callback this thread queued before the call has run. Like
+   * synchronizeRcu() (and liburcu's `rcu_barrier()`, which goes offline), it means this
+   * thread holds no handle across the `await`: while it waits, the thread's QSBR reader
+   * announces a quiescent state at each wake-up of the callbacks' grace period.
    * @throws KernelError ESHUTDOWN (rejects) if close() comes first.
    * @see liburcu: src/urcu-call-rcu-impl.h (rcu_barrier)
    */
   rcuBarrier(): Promise<void> {
     if (this.closed) return Promise.reject(this.closed);
-    return this.callbacks.rcuBarrier();
+    this.quiescentWaiters++;
+    return this.callbacks.rcuBarrier().finally(() => this.quiescentWaiters--);
   }
 
   /** This thread's counters. */
@@ -371,6 +512,14 @@ export class RcuDomain {
 
   private checkOpen(): void {
     if (this.closed) throw this.closed;
+  }
+
+  private checkSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.pointerSlots)
+      throw new KernelError(
+        'EINVAL',
+        `pointer slot ${slot} is not an integer in 0..${this.pointerSlots - 1}`,
+      );
   }
 
   /** Lock GP_LOCK, or wait for a grace period that started after `snap`'s call. */
@@ -430,9 +579,8 @@ export class RcuDomain {
     for (let spins = 0; ; spins++) {
       if (quiescent()) return;
       this.checkOpen();
-      // This thread's own reader may be the one waited for (async callers between tasks).
-      this.reader?.rcuQuiescentState();
-      if (quiescent()) return;
+      // This thread's own reader, if it is the one waited for, announces at the wake-ups
+      // (quiescentBetweenWaits), never here: the first step runs inside the caller's call.
       ms = nextBackoff(ms, spins);
       if (ms > 0) {
         Atomics.store(h, GP_FUTEX, -1);

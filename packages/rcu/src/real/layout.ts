@@ -16,8 +16,13 @@ export const H_MAGIC = 0;
 export const H_FLAVOR = 1;
 export const H_NR_READERS = 2;
 export const H_NR_PTRS = 3;
-/** Incremented by every attach that brings a WebAssembly.Memory, to check it is this buffer's. */
+/**
+ * Scratch word for the identity check of an attach that brings a WebAssembly.Memory: a
+ * fresh nonce is written here through the buffer and must be read back through the memory.
+ */
 export const H_PROBE = 4;
+/** Two words: this domain's 64-bit random id (node:crypto), written at creation. */
+export const H_ID = 5;
 
 // Line 1: the grace-period counter readers load (read-mostly).
 export const GP_CTR = 1 * LINE_WORDS;

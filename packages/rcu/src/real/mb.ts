@@ -6,6 +6,7 @@
  * @see liburcu: include/urcu/static/urcu-mb.h (_urcu_mb_read_lock, _urcu_mb_read_unlock),
  *      src/urcu.c (synchronize_rcu, wait_for_readers)
  */
+import { KernelError } from '@kern/core';
 import { GP_CTR, LINE_WORDS, MB_GP_PHASE, R_CTR, READER_BASE } from './layout.js';
 import { wakeUpGp } from './qsbr.js';
 
@@ -44,13 +45,16 @@ export class MbReader {
     readonly slot: number,
     private readonly onUnregister: (r: MbReader) => void,
     /**
-     * Whether the hardware orders a load before a later store (x86's TSO): then unlock
-     * is a plain store, as a release; otherwise a seq-cst store.
+     * Whether the hardware is x86 (TSO): then a seq-cst store is `xchg`, a full barrier,
+     * and unlock is a plain store, as a release. Otherwise the lock's store must be
+     * followed by a fence (`seqCstCopy` is then wasm's fenced `f`; without wasm memory it
+     * is an `Atomics.exchange`) and unlock is a seq-cst store.
      */
     private readonly tso: boolean,
     /**
-     * `s(dst, src)`: a seq-cst store of the word at byte `src` to byte `dst`, compiled
-     * from wasm (wasm-store.ts) when the domain's memory is a WebAssembly.Memory.
+     * `c(dst, src)`: a seq-cst store of the word at byte `src` to byte `dst`, compiled
+     * from wasm (wasm-store.ts) when the domain's memory is a WebAssembly.Memory; on
+     * hardware that is not TSO, the fenced variant.
      */
     private readonly seqCstCopy?: (dst: number, src: number) => void,
   ) {
@@ -60,28 +64,37 @@ export class MbReader {
 
   /**
    * Begins a (nestable) read-side critical section. Outermost: one seq-cst store of the
-   * counter snapshot, which also orders it before the section's loads (x64: `xchg`),
-   * issued through wasm when the domain has a WebAssembly.Memory, else `Atomics.store`.
+   * counter snapshot, ordered before the section's loads (liburcu's store then
+   * `cmm_smp_mb()`; x64: `xchg`), issued through wasm when the domain has a
+   * WebAssembly.Memory (with `atomic.fence` after it where the hardware is not TSO), else
+   * `Atomics.store` (`Atomics.exchange` where it is not TSO).
    * @see liburcu: include/urcu/static/urcu-common.h (_urcu_read_lock_update)
    */
   rcuReadLock(): void {
     if (this.nesting++ === 0) {
       if (this.seqCstCopy) this.seqCstCopy(this.ctrByte, GP_CTR * 4);
-      else Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
+      else if (this.tso) Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
+      else Atomics.exchange(this.h, this.ctrAt, this.h[GP_CTR]!);
     }
   }
 
   /**
    * Ends a read-side critical section. Outermost: clears the snapshot (a release store)
    * and wakes a waiting updater.
+   * @throws KernelError EINVAL without a matching rcuReadLock (nothing is changed).
    * @see liburcu: include/urcu/static/urcu-mb.h (_urcu_mb_read_unlock_update_and_wakeup)
    */
   rcuReadUnlock(): void {
-    if (--this.nesting === 0) {
-      if (this.tso) this.h[this.ctrAt] = 0;
-      else Atomics.store(this.h, this.ctrAt, 0);
-      wakeUpGp(this.h);
+    const n = this.nesting;
+    if (n !== 1) {
+      if (n <= 0) unbalancedUnlock(this.slot);
+      this.nesting = n - 1;
+      return;
     }
+    this.nesting = 0;
+    if (this.tso) this.h[this.ctrAt] = 0;
+    else Atomics.store(this.h, this.ctrAt, 0);
+    wakeUpGp(this.h);
   }
 
   /**
@@ -135,4 +148,12 @@ export class MbReader {
     Atomics.store(this.h, this.ctrAt, 0);
     this.onUnregister(this);
   }
+}
+
+/** Out of line, so the unlock fast path stays small enough to inline. */
+function unbalancedUnlock(slot: number): never {
+  throw new KernelError(
+    'EINVAL',
+    `rcuReadUnlock() without rcuReadLock() on memory-barrier reader slot ${slot} (nesting 0)`,
+  );
 }

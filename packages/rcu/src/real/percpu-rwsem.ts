@@ -147,11 +147,20 @@ export class PercpuRwsem {
 
   /**
    * Releases a read lock taken by this thread.
+   * @throws KernelError EINVAL if this thread holds no read lock (its slot's count is 0;
+   *   nothing is changed) or is not registered.
    * @see kernel/locking/percpu-rwsem.c: percpu_up_read()
    */
   percpuUpRead(): void {
     const r = this.slotOf();
     const at = COUNT_BASE + r.slot * LINE_WORDS;
+    // Only this thread writes its slot's count, so a plain read sees its own last write.
+    const held = this.a[at]!;
+    if (held <= 0)
+      throw new KernelError(
+        'EINVAL',
+        `percpuUpRead() without percpuDownRead(): reader slot ${r.slot} holds ${held} read locks`,
+      );
     if (r.flavor === 'qsbr' && r.online && this.rss.rcuSyncIsIdle()) {
       this.a[at] = this.a[at]! - 1;
       return;
@@ -202,7 +211,8 @@ export class PercpuRwsem {
 
   /**
    * Releases the write lock: readers may enter at once (slow path), and return to the fast
-   * path one grace period later.
+   * path one grace period later (a callRcu: like callRcu, it never announces a quiescent
+   * state for this thread's reader, so it may be called with handles held).
    * @see kernel/locking/percpu-rwsem.c: percpu_up_write()
    */
   percpuUpWrite(): void {

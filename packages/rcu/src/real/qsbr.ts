@@ -39,7 +39,12 @@ export function qsbrReadersQuiescent(h: Int32Array, nrReaders: number, ctr: numb
  * next, so a handle obtained with {@link QsbrReader.rcuDereference} must not be used after
  * {@link QsbrReader.rcuQuiescentState}, {@link QsbrReader.rcuThreadOffline}, the end of a
  * {@link QsbrReader.runTask} task, or an `await` (other tasks may announce a quiescent
- * state meanwhile).
+ * state meanwhile, and so does the domain while this thread awaits its own
+ * `synchronizeRcu()`, `rcuBarrier()` or `rcuSyncEnter()`). `callRcu()` never announces
+ * one: it may be called with handles held.
+ *
+ * Nesting is not tracked: `rcuReadLock`/`rcuReadUnlock` are empty (the QSBR read side
+ * costs nothing), so an unbalanced unlock cannot be detected and does no harm.
  *
  * @see liburcu: include/urcu/urcu-qsbr.h
  */
@@ -58,6 +63,13 @@ export class QsbrReader {
     /** This reader's slot index in the domain (also its per-reader counter index). */
     readonly slot: number,
     private readonly onUnregister: (r: QsbrReader) => void,
+    /**
+     * Whether the hardware is x86 (TSO), where a seq-cst store is `xchg`, a full barrier.
+     * Elsewhere the counter is stored with `Atomics.exchange`, so that the loads after an
+     * announcement cannot be performed before it is visible (liburcu's trailing
+     * `cmm_smp_mb()`; see domain.ts on the limit of that).
+     */
+    private readonly tso: boolean,
   ) {
     this.ctrAt = READER_BASE + slot * LINE_WORDS + R_CTR;
     this.rcuThreadOnline();
@@ -100,7 +112,7 @@ export class QsbrReader {
     const g = this.h[GP_CTR]!;
     if (g === this.snap || this.snap === 0) return;
     this.snap = g;
-    Atomics.store(this.h, this.ctrAt, g);
+    this.storeCtr(g);
     wakeUpGp(this.h);
   }
 
@@ -112,7 +124,7 @@ export class QsbrReader {
   rcuThreadOffline(): void {
     if (this.snap === 0) return;
     this.snap = 0;
-    Atomics.store(this.h, this.ctrAt, 0);
+    this.storeCtr(0);
     wakeUpGp(this.h);
   }
 
@@ -124,7 +136,13 @@ export class QsbrReader {
     if (this.snap !== 0) return;
     const g = Atomics.load(this.h, GP_CTR);
     this.snap = g;
-    Atomics.store(this.h, this.ctrAt, g);
+    this.storeCtr(g);
+  }
+
+  /** Stores R_CTR ordered before every later load (store, then cmm_smp_mb()). */
+  private storeCtr(v: number): void {
+    if (this.tso) Atomics.store(this.h, this.ctrAt, v);
+    else Atomics.exchange(this.h, this.ctrAt, v);
   }
 
   /**

@@ -23,7 +23,6 @@ import { KernelError } from '@kern/core';
 import type { RcuDomain } from './domain.js';
 import {
   assertMayBlock,
-  driveAsync,
   driveSync,
   nextBackoff,
   spinLock,
@@ -109,7 +108,9 @@ export class RcuSync {
 
   /**
    * Forces readers onto their slow path: resolves once a grace period has passed since
-   * the first of the current updaters entered. Never blocks the event loop.
+   * the first of the current updaters entered. Never blocks the event loop. Waits like
+   * `synchronizeRcu()`: the calling thread holds no handle across the `await` (its QSBR
+   * reader announces quiescent states while it waits).
    * @throws KernelError ESHUTDOWN if the domain closes while waiting.
    * @see kernel/rcu/sync.c: rcu_sync_enter()
    */
@@ -118,7 +119,7 @@ export class RcuSync {
       await this.firstEnterGp(() => this.domain.synchronizeRcu());
       return;
     }
-    await driveAsync(this.waitPassed());
+    await this.domain.waitQuiescent(this.waitPassed());
   }
 
   /**
@@ -138,7 +139,8 @@ export class RcuSync {
 
   /**
    * Lets readers return to their fast path after a grace period (queued with callRcu in
-   * this thread).
+   * this thread, so, like callRcu, it never announces a quiescent state for this thread's
+   * reader and may be called with handles held).
    * @throws KernelError EINVAL without a matching enter.
    * @see kernel/rcu/sync.c: rcu_sync_exit()
    */
