@@ -261,3 +261,19 @@ export type {
   InitialStack,
   RandomBytesSource,
 } from './exec.js';
+export {
+  checkMemoryBlockSize,
+  findMemoryBlock,
+  memoryBlockId,
+  memoryBlockSizeBytes,
+  memoryBlockSysfs,
+  memoryBlocks,
+  pfnToBlockId,
+  sectionsPerBlock,
+  setMemoryBlockSize,
+  sysBlockSizeBytes,
+  sysDevicesSystemMemory,
+  validZones,
+} from './memory-block.js';
+export type { MemoryBlock, MemoryBlockState, MemoryBlockSysfs } from './memory-block.js';
+export type { MigrateDebugBreak } from './migrate.js';

@@ -59,6 +59,12 @@ export const SEC_NR_PAGES = 4;
 export const SEC_MEMMAP_PAGES = 5;
 /** Header word: the zone the section's pages were onlined to (-1 offline). */
 export const SEC_ZONE = 6;
+/**
+ * Section header word (after `SEC_ZONE`): sections per memory block, the same in every
+ * section of a machine. Written at boot, and by hotplug for the sections it adds, with
+ * `setMemoryBlockSize` (memory-block.ts); a section still holding 0 defers to the others (none: one).
+ */
+export const SEC_BLOCK_SECTIONS = 7;
 /** Byte offset of the usemap. */
 export const SEC_USEMAP_OFFSET = 64;
 /** Byte offset of the memmap. */

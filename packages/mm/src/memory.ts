@@ -40,6 +40,13 @@ import {
   listPopTail,
 } from './internal/pfn-list.js';
 import {
+  LRU_ACTIVE_ANON,
+  LRU_ACTIVE_FILE,
+  LRU_INACTIVE_ANON,
+  LRU_INACTIVE_FILE,
+  LRU_UNEVICTABLE,
+  N_LRU_HEAD,
+  NR_LRU_LISTS,
   N_KSWAPD_ORDER,
   N_KSWAPD_WAKE,
   N_KSWAPD_ZONEIDX,
@@ -111,6 +118,8 @@ import {
   PG_lru,
   PG_pcp,
   PG_reserved,
+  PG_dirty,
+  PG_writeback,
   PG_tail,
   ZONES_PGSHIFT,
   formatPageFlags,
@@ -205,6 +214,19 @@ const NO_PAGE = -1;
 const EV_PGALLOC = VM_EVENT.pgalloc_dma32; // then normal, movable
 const EV_PGFREE = VM_EVENT.pgfree;
 /** GFP bits the order-0 fast path leaves to the general path. */
+/** A list of numbers as Linux's `%*pbl` prints a bitmap: ranges, e.g. `0-1,3`. */
+function bitmapList(nums: readonly number[]): string {
+  const xs = [...new Set(nums)].sort((x, y) => x - y);
+  const out: string[] = [];
+  for (let i = 0; i < xs.length;) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    out.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
 /** How long a remote drain waits for a CPU's owner to let go of its per-CPU lists. */
 const PCP_REMOTE_TIMEOUT_MS = 1000;
 /** How long a CPU's own thread waits for its lists before reporting EBUSY. */
@@ -1884,13 +1906,44 @@ export class Memory {
     if (!log) return;
     log.printk(
       4,
-      `${this.comm()}: page allocation failure: order:${order}, mode:${formatGfp(gfp)}, nodemask=${nodemask ? nodemask.join(',') : '(null)'}`,
+      `${this.comm()}: page allocation failure: order:${order}, mode:${formatGfp(gfp)}, nodemask=${nodemask ? bitmapList(nodemask) : '(null)'},cpuset=/,mems_allowed=${bitmapList([...Array(this.nrNodes).keys()])}`,
     );
     log.printk(4, 'Mem-Info:');
     for (const line of this.showFreeAreas()) log.printk(4, line);
   }
 
-  /** The per-zone lines of `show_free_areas()`. */
+  /**
+   * A zone's pages on each LRU list (Linux order: inactive/active anon, inactive/active
+   * file, unevictable) and its dirty or writeback file pages (NR_ZONE_WRITE_PENDING),
+   * counted by walking the node's LRU lists: the LRU counters here are per node.
+   */
+  private zoneLruCounts(z: ZoneRef): { lru: number[]; writePending: number } {
+    const lru = [0, 0, 0, 0, 0];
+    let writePending = 0;
+    const na = this.nodeArr[z.nid]!;
+    const nb = this.nodeBase[z.nid]!;
+    for (let l = 0; l < NR_LRU_LISTS; l++) {
+      for (let h = na[nb + N_LRU_HEAD + l]!, guard = 0; h && guard < 1 << 30; guard++) {
+        const pfn = h - 1;
+        const a = this.secI32[pfn >>> this.sectionShift];
+        if (!a) break;
+        const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+        const f = a[i + P_FLAGS]!;
+        if (((f >>> ZONES_PGSHIFT) & 3) === z.zid) {
+          lru[l]!++;
+          if (l >= LRU_INACTIVE_FILE && f & ((1 << PG_dirty) | (1 << PG_writeback))) writePending++;
+        }
+        h = a[i + P_NEXT]!;
+      }
+    }
+    return { lru, writePending };
+  }
+
+  /**
+   * The per-zone lines of `show_free_areas()` (mm/show_mem.c): the zone summary with
+   * Linux's fields (those that do not exist here, such as boost, mlocked, bounce and CMA,
+   * print 0), `lowmem_reserve[]`, and the free blocks by order with their migrate types.
+   */
   showFreeAreas(): string[] {
     const lines: string[] = [];
     const letters = ['U', 'M', 'E', 'H', 'I'];
@@ -1898,9 +1951,14 @@ export class Memory {
       const za = z.a;
       if (!za[z.b + Z_PRESENT]) continue;
       const k = (p: number): string => `${p * 4}kB`;
+      const { lru, writePending } = this.zoneLruCounts(z);
+      const localPcp = za[z.pcp + PCP_COUNT]!;
       lines.push(
-        `Node ${z.nid} ${zoneNames[z.zid]} free:${k(this.zoneFreePages(z))} min:${k(this.wmark(z, WMARK_MIN))} low:${k(this.wmark(z, WMARK_LOW))} high:${k(this.wmark(z, WMARK_HIGH))} reserved_highatomic:${k(za[z.b + Z_NR_RESERVED_HIGHATOMIC]!)} present:${k(za[z.b + Z_PRESENT]!)} managed:${k(za[z.b + Z_MANAGED]!)} free_pcp:${k(this.zonePcpPages(z))}`,
+        `Node ${z.nid} ${zoneNames[z.zid]} free:${k(this.zoneFreePages(z))} boost:0kB min:${k(this.wmark(z, WMARK_MIN))} low:${k(this.wmark(z, WMARK_LOW))} high:${k(this.wmark(z, WMARK_HIGH))} reserved_highatomic:${za[z.b + Z_NR_RESERVED_HIGHATOMIC]! * 4}KB active_anon:${k(lru[LRU_ACTIVE_ANON]!)} inactive_anon:${k(lru[LRU_INACTIVE_ANON]!)} active_file:${k(lru[LRU_ACTIVE_FILE]!)} inactive_file:${k(lru[LRU_INACTIVE_FILE]!)} unevictable:${k(lru[LRU_UNEVICTABLE]!)} writepending:${k(writePending)} present:${k(za[z.b + Z_PRESENT]!)} managed:${k(za[z.b + Z_MANAGED]!)} mlocked:0kB bounce:0kB free_pcp:${k(this.zonePcpPages(z))} local_pcp:${k(localPcp)} free_cma:0kB`,
       );
+      const reserve: number[] = [];
+      for (let j = 0; j < MAX_NR_ZONES; j++) reserve.push(za[z.b + Z_LOWMEM_RESERVE + j]!);
+      lines.push(`lowmem_reserve[]: ${reserve.join(' ')}`);
       let total = 0;
       const parts: string[] = [];
       for (let o = 0; o <= MAX_PAGE_ORDER; o++) {

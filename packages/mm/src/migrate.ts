@@ -32,6 +32,7 @@ import {
   PG_uptodate,
   PG_writeback,
 } from './page-flags.js';
+import { rmapWalk } from './rmap.js';
 import { isolateLruPage, putbackLruPage } from './swap.js';
 
 /** Why one page could not be moved. */
@@ -65,7 +66,18 @@ export interface MigrateOptions {
   tries?: number;
   /** Pages not to allocate targets from (the range being emptied); the default allocator retries past them. */
   avoid?: (pfn: number) => boolean;
+  /** A deliberately broken mode for negative-control tests; never set otherwise. */
+  debugBreak?: MigrateDebugBreak;
 }
+
+/**
+ * Deliberately broken migration for negative-control tests: `skip-copy` moves pages
+ * without copying their bytes; `stale-pte` leaves one page-table entry of each moved,
+ * mapped page pointing at the old frame (as if `remove_migration_ptes` had missed it) and
+ * skips the check after it that would throw. A test of "migration preserves every byte
+ * and repoints every mapping" must fail in both.
+ */
+export type MigrateDebugBreak = 'none' | 'skip-copy' | 'stale-pte';
 
 const STATE_FLAGS =
   (1 << PG_uptodate) |
@@ -96,7 +108,7 @@ export function migratePages(
   for (let pass = 0; pass < tries && todo.length; pass++) {
     const retry: number[] = [];
     for (const pfn of todo) {
-      const r = migrateOne(mem, pfn, alloc);
+      const r = migrateOne(mem, pfn, alloc, opts.debugBreak ?? 'none');
       if (typeof r === 'number') result.moved.set(pfn, r);
       else if (r === 'free') result.free++;
       else if (r.errno === 'EAGAIN' && pass < tries - 1) retry.push(pfn);
@@ -134,6 +146,7 @@ function migrateOne(
   mem: Memory,
   pfn: number,
   alloc: (pfn: number) => number | null,
+  debugBreak: MigrateDebugBreak,
 ): number | 'free' | MigrateFailure {
   const fail = (errno: Errno, reason: string): MigrateFailure => ({ pfn, errno, reason });
   const [a, i] = mem.pageWords(pfn);
@@ -182,7 +195,7 @@ function migrateOne(
   if (target === null) return undo('ENOMEM', 'no page to migrate to');
   const [ta, ti] = mem.pageWords(target);
   Atomics.or(ta, ti + P_FLAGS, 1 << PG_locked);
-  mem.pageBytes(target).set(mem.pageBytes(pfn));
+  if (debugBreak !== 'skip-copy') mem.pageBytes(target).set(mem.pageBytes(pfn));
   if (owner.anon) {
     // folio_migrate_mapping for anonymous memory: the new page takes the old one's identity.
     ta[ti + P_MAPPING] = mappingWord;
@@ -190,7 +203,9 @@ function migrateOne(
     Atomics.or(ta, ti + P_FLAGS, a[i + P_FLAGS]! & STATE_FLAGS);
   }
   if (!owner.migratePage(pfn, target, index)) return undo('EAGAIN', 'owner refused', target);
-  if (a[i + P_MAPCOUNT] !== -1) {
+  if (debugBreak === 'stale-pte')
+    rmapWalk(mem, target, (vma, idx) => vma.remapPage(idx, target, pfn) === 0);
+  else if (a[i + P_MAPCOUNT] !== -1) {
     throw new KernelError(
       'EFAULT',
       `migration of pfn 0x${pfn.toString(16)} left ${a[i + P_MAPCOUNT]! + 1} mappings on the old page`,

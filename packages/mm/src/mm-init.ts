@@ -9,6 +9,7 @@
 
 import {
   KernelError,
+  formatCrashkernel,
   memparse,
   parseCmdline,
   parseCrashkernel,
@@ -59,6 +60,7 @@ import {
   ZONE_NORMAL,
 } from './mmzone.js';
 import { Memblock } from './memblock.js';
+import { checkMemoryBlockSize, setMemoryBlockSize } from './memory-block.js';
 import { PG_reserved, ZONES_PGSHIFT } from './page-flags.js';
 import {
   MEMMAP_WORD,
@@ -92,6 +94,11 @@ export interface MemoryConfig {
   size?: Size;
   /** Section size: a power of two from 4M to 2G (default 128M, as on x86_64). */
   sectionSize?: Size;
+  /**
+   * Memory block size (`memory_block_size_bytes()`): a power-of-two multiple of the
+   * section size (default one section, as x86_64 with less than 64 GiB).
+   */
+  memoryBlockSize?: Size;
   /** CPUs with per-CPU lists (default 1). */
   nrCpus?: number;
   /** CPU → node (default: CPUs spread over nodes in contiguous blocks). */
@@ -150,6 +157,15 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   const boot = config.cmdline ? parseCmdline(config.cmdline) : undefined;
   const sectionBytes = toBytes('sectionSize', config.sectionSize ?? '128M');
   checkSectionSize(sectionBytes);
+  const blockBytes =
+    config.memoryBlockSize === undefined
+      ? sectionBytes
+      : toBytes('memoryBlockSize', config.memoryBlockSize);
+  checkMemoryBlockSize(
+    blockBytes,
+    sectionBytes,
+    `memoryBlockSize ${String(config.memoryBlockSize)} (${blockBytes} bytes)`,
+  );
   let nodeSizes = (config.nodes ?? [config.size ?? '256M']).map((s, i) =>
     toBytes(`nodes[${i}]`, s),
   );
@@ -252,27 +268,8 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     nodeDataPaddr.push(at);
   }
   const ck = config.crashkernel ?? boot?.crashkernel;
-  if (ck !== undefined) {
-    const spec = typeof ck === 'string' ? parseCrashkernel(ck) : ck;
-    const r = resolveCrashkernel(spec, totalBytes);
-    if (r) {
-      if (r.base !== undefined) memblock.reserve(r.base, r.size, 'Crash kernel');
-      else {
-        const high = spec.kind === 'fixed' && spec.placement === 'high';
-        const at = memblock.alloc(
-          r.size,
-          16 << 20,
-          'Crash kernel',
-          high ? {} : { max: 4 * 2 ** 30 },
-        );
-        if (at === null)
-          throw new KernelError(
-            'ENOMEM',
-            `crashkernel: cannot find ${r.size} bytes for the crash kernel`,
-          );
-      }
-    }
-  }
+  if (ck !== undefined)
+    reserveCrashkernel(memblock, typeof ck === 'string' ? parseCrashkernel(ck) : ck, totalBytes);
   for (const req of config.reserve ?? []) {
     const size = Math.ceil(toBytes(`reserve ${req.name} size`, req.size) / PAGE_SIZE) * PAGE_SIZE;
     if (req.base !== undefined) memblock.reserve(req.base, size, req.name);
@@ -309,6 +306,7 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   }
   const mem = new Memory(handle, sections);
   if (config.log) mem.log = config.log;
+  setMemoryBlockSize(mem, blockBytes);
 
   // Online every section into its zone and free what memblock did not reserve.
   for (let nid = 0; nid < nrNodes; nid++)
@@ -317,6 +315,76 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
 
   setupPerZoneWmarks(mem, config.minFreeKbytes);
   return { mem, memblock };
+}
+
+/** x86_64 `CRASH_ALIGN`: the crash kernel region starts on a 16 MiB boundary. */
+const CRASH_ALIGN = 16 << 20;
+/** x86_64 `CRASH_ADDR_LOW_MAX`: `crashkernel=X` without `,high` stays below 4 GiB. */
+const CRASH_ADDR_LOW_MAX = 4 * 2 ** 30;
+
+/**
+ * Reserves the crash kernel region in memblock as `crashkernel=` asks on a machine with
+ * `systemRam` bytes: a fixed base (`@offset`) exactly there, which must be CRASH_ALIGN
+ * aligned and free; otherwise the highest CRASH_ALIGN-aligned free range below 4 GiB
+ * (anywhere with `,high`). A range form that matches no range reserves nothing.
+ * @throws KernelError EINVAL for a size that is not below system RAM (Linux: "crashkernel:
+ *   invalid size") or a misaligned base, EINVAL/EBUSY when a fixed base is outside memory
+ *   or in use, ENOMEM when no free range fits.
+ * @see kernel/crash_reserve.c: parse_crashkernel_mem, reserve_crashkernel_generic
+ */
+function reserveCrashkernel(memblock: Memblock, spec: CrashkernelSpec, systemRam: number): void {
+  let value: string;
+  try {
+    value = formatCrashkernel(spec);
+  } catch {
+    value = JSON.stringify(spec);
+  }
+  const r = resolveCrashkernel(spec, systemRam);
+  if (!r) {
+    const size =
+      spec.kind === 'fixed'
+        ? spec.size
+        : spec.ranges.find(
+            (x) => systemRam >= x.start && (x.end === undefined || systemRam < x.end),
+          )?.size;
+    if (size === undefined) return; // no range for this much RAM: nothing to reserve
+    throw new KernelError(
+      'EINVAL',
+      `crashkernel=${value}: size ${size} is not below system RAM ${systemRam} (crashkernel: invalid size)`,
+    );
+  }
+  if (!Number.isSafeInteger(r.size) || r.size <= 0)
+    throw new KernelError('EINVAL', `crashkernel=${value}: size ${r.size} is not a size in bytes`);
+  if (r.base !== undefined) {
+    if (!Number.isSafeInteger(r.base) || r.base < 0 || r.base % CRASH_ALIGN !== 0)
+      throw new KernelError(
+        'EINVAL',
+        `crashkernel=${value}: base 0x${r.base.toString(16)} is not aligned to CRASH_ALIGN (16M)`,
+      );
+    try {
+      memblock.reserve(r.base, r.size, 'Crash kernel');
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      throw new KernelError(
+        e.errno,
+        `crashkernel=${value}: crashkernel reservation failed: ${e.message.slice(e.errno.length + 2)}`,
+        { cause: e },
+      );
+    }
+    return;
+  }
+  const high = spec.kind === 'fixed' && spec.placement === 'high';
+  const at = memblock.alloc(
+    r.size,
+    CRASH_ALIGN,
+    'Crash kernel',
+    high ? {} : { max: CRASH_ADDR_LOW_MAX },
+  );
+  if (at === null)
+    throw new KernelError(
+      'ENOMEM',
+      `crashkernel=${value}: cannot find ${r.size} bytes for the crash kernel${high ? '' : ' below 4G'}`,
+    );
 }
 
 /**

@@ -29,9 +29,10 @@ import type { Memory } from '../src/memory.js';
 
 const boot = (): Memory => createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2 });
 
+/** Bytes that differ from page to page (so a frame holding another page's data shows). */
 function pattern(seed: number, len: number): Uint8Array {
   const b = new Uint8Array(len);
-  for (let i = 0; i < len; i++) b[i] = (seed * 31 + i * 7) & 0xff;
+  for (let i = 0; i < len; i++) b[i] = (seed * 31 + i * 7 + Math.floor(i / PAGE_SIZE) * 29) & 0xff;
   return b;
 }
 
@@ -126,25 +127,19 @@ describe('migratePages', () => {
         fc.integer({ min: 0, max: 1 }),
         (pick, nid) => {
           const mem = createMemory({ nodes: ['32M', '32M'], sectionSize: '16M', nrCpus: 2 });
-          const { as, mm, fileAddr, anonAddr } = setup(mem, 6);
-          const addrs = [...Array(6).keys()].flatMap((k) => [
-            fileAddr + k * PAGE_SIZE,
-            anonAddr + k * PAGE_SIZE,
-          ]);
-          const chosen = addrs.filter((_, i) => pick[i]);
+          const s = setup(mem, 6);
+          const chosen = pages(s, 6).filter((_, i) => pick[i]);
           const r = migratePages(
             mem,
-            chosen.map((a) => pfnAt(mm, a)),
+            chosen.map((c) => c.old),
             { nid },
           );
           expect(r.failed).toEqual([]);
-          for (const a of chosen) expect(mem.pageToNid(pfnAt(mm, a))).toBe(nid);
-          expect(mm.read(fileAddr, 6 * PAGE_SIZE)).toEqual(pattern(1, 6 * PAGE_SIZE));
-          expect(mm.read(anonAddr, 6 * PAGE_SIZE)).toEqual(pattern(2, 6 * PAGE_SIZE));
-          expect(as.read(0, 6 * PAGE_SIZE)).toEqual(pattern(1, 6 * PAGE_SIZE));
+          for (const c of chosen) expect(mem.pageToNid(pfnAt(s.mm, c.addr))).toBe(nid);
+          expect(migrationViolations(mem, s, 6, chosen, r)).toEqual([]);
           expect(verifyMemory(mem).errors).toEqual([]);
-          mm.destroy();
-          as.destroy();
+          s.mm.destroy();
+          s.as.destroy();
           mem.drainAllPages();
           const end = verifyMemory(mem);
           expect(end.errors).toEqual([]);
@@ -154,7 +149,98 @@ describe('migratePages', () => {
       { numRuns: 12 },
     );
   });
+
+  it('negative control: migration that skips the copy or leaves a stale PTE fails that property', () => {
+    const found: Record<string, string[]> = {};
+    for (const debugBreak of ['none', 'skip-copy', 'stale-pte'] as const) {
+      const mem = createMemory({ nodes: ['32M', '32M'], sectionSize: '16M', nrCpus: 2 });
+      const s = setup(mem, 6);
+      const chosen = pages(s, 6);
+      const r = migratePages(
+        mem,
+        chosen.map((c) => c.old),
+        { nid: 1, debugBreak },
+      );
+      expect(r.failed).toEqual([]);
+      found[debugBreak] = migrationViolations(mem, s, 6, chosen, r);
+    }
+    expect(found.none).toEqual([]);
+    expect(found['skip-copy']!.join('\n')).toMatch(/bytes differ/);
+    expect(found['stale-pte']!.join('\n')).toMatch(/maps pfn 0x[0-9a-f]+, not the new frame/);
+    expect(found['stale-pte']!.join('\n')).toMatch(/old frame 0x[0-9a-f]+ is still in use/);
+  });
 });
+
+/** One page of the test's mappings: its address and the frame it was in before migration. */
+interface Chosen {
+  addr: number;
+  old: number;
+  /** Page index in the file, for file pages. */
+  fileIndex?: number;
+}
+
+/** The 2 × n pages `setup` mapped: file page k, then anonymous page k. */
+function pages(s: ReturnType<typeof setup>, n: number): Chosen[] {
+  return [...Array(n).keys()].flatMap((k) => [
+    {
+      addr: s.fileAddr + k * PAGE_SIZE,
+      old: pfnAt(s.mm, s.fileAddr + k * PAGE_SIZE),
+      fileIndex: k,
+    },
+    { addr: s.anonAddr + k * PAGE_SIZE, old: pfnAt(s.mm, s.anonAddr + k * PAGE_SIZE) },
+  ]);
+}
+
+/**
+ * What must hold after `migratePages` moved `chosen`: each page-table entry and
+ * page-cache slot points at the page's new frame, each old frame is free (or another
+ * moved page's new frame), and every byte reads back through the mappings and the page
+ * cache — after the freed old frames are overwritten, so that nothing can still be
+ * reading them (as CONFIG_PAGE_POISONING poisons freed pages). Returns the violations.
+ */
+function migrationViolations(
+  mem: Memory,
+  s: ReturnType<typeof setup>,
+  n: number,
+  chosen: Chosen[],
+  r: ReturnType<typeof migratePages>,
+): string[] {
+  const out: string[] = [];
+  const hex = (p: number): string => `0x${p.toString(16)}`;
+  for (const c of chosen) {
+    const now = r.moved.get(c.old);
+    if (now === undefined) {
+      out.push(`pfn ${hex(c.old)} was not moved`);
+      continue;
+    }
+    const mapped = pfnAt(s.mm, c.addr);
+    if (mapped !== now)
+      out.push(`${hex(c.addr)} maps pfn ${hex(mapped)}, not the new frame ${hex(now)}`);
+    if (c.fileIndex !== undefined) {
+      const cached = s.as.findGetPage(c.fileIndex);
+      if (cached !== null) mem.putPage(cached);
+      if (cached !== now)
+        out.push(`page cache index ${c.fileIndex} holds ${cached}, not ${hex(now)}`);
+    }
+  }
+  // Each old frame is free now, unless a later page of the same call took it as its
+  // target (the per-CPU list hands the just-freed frame out first).
+  const targets = new Set(r.moved.values());
+  for (const c of chosen) {
+    if (targets.has(c.old)) continue;
+    const ref = mem.pageField(c.old, P_REFCOUNT);
+    if (ref !== 0) out.push(`old frame ${hex(c.old)} is still in use (refcount ${ref})`);
+    else mem.pageBytes(c.old).fill(0xee);
+  }
+  const same = (what: string, got: Uint8Array, want: Uint8Array): void => {
+    const at = got.findIndex((b, i) => b !== want[i]);
+    if (at >= 0) out.push(`${what}: bytes differ at offset ${at}`);
+  };
+  same('file mapping', s.mm.read(s.fileAddr, n * PAGE_SIZE), pattern(1, n * PAGE_SIZE));
+  same('anonymous mapping', s.mm.read(s.anonAddr, n * PAGE_SIZE), pattern(2, n * PAGE_SIZE));
+  same('page cache', s.as.read(0, n * PAGE_SIZE), pattern(1, n * PAGE_SIZE));
+  return out;
+}
 
 describe('page isolation', () => {
   it('an isolated range hands out nothing; undo gives it back coalesced', () => {

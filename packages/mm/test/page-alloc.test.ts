@@ -13,18 +13,82 @@ import {
   __GFP_ZERO,
   formatGfp,
 } from '../src/gfp.js';
-import { P_MAPCOUNT, P_MAPPING } from '../src/layout.js';
+import {
+  P_INDEX,
+  P_MAPCOUNT,
+  P_MAPPING,
+  P_REFCOUNT,
+  Z_FREE_MT_NR,
+  Z_NR_RESERVED_HIGHATOMIC,
+  freeListIndex,
+} from '../src/layout.js';
+import { WMARK_LOW, WMARK_MIN } from '../src/memory.js';
 import { createMemory } from '../src/mm-init.js';
 import {
   MAX_PAGE_ORDER,
+  MIGRATE_HIGHATOMIC,
   MIGRATE_MOVABLE,
   MIGRATE_UNMOVABLE,
   ZONE_DMA32,
   ZONE_MOVABLE,
   ZONE_NORMAL,
+  pageblock_nr_pages,
 } from '../src/mmzone.js';
 import { PG_dirty, PG_head, PG_hwpoison, PG_tail } from '../src/page-flags.js';
+import type { Memory } from '../src/memory.js';
 import { captureLog } from './helpers.js';
+
+/**
+ * A page's struct page as eight 32-bit words, read from physical memory at the address
+ * docs/design.md gives it (its section's memmap starts one page into the section).
+ */
+function structPageWords(mem: Memory, pfn: number): number[] {
+  const bytes = mem.readPhys(structPagePaddr(mem, pfn), 32);
+  const dv = new DataView(bytes.buffer);
+  return Array.from({ length: 8 }, (_, k) => dv.getUint32(k * 4, true));
+}
+
+function structPagePaddr(mem: Memory, pfn: number): number {
+  const perSection = mem.sectionBytes / 4096;
+  const sectionStart = Math.floor(pfn / perSection) * mem.sectionBytes;
+  return sectionStart + 4096 + (pfn % perSection) * 32;
+}
+
+/** The reports in a log: each `BUG: Bad page state` line and the four lines after it. */
+function badPageReports(log: { lines: string[] }): string[][] {
+  const out: string[][] = [];
+  log.lines.forEach((l, i) => {
+    if (l.startsWith('BUG: Bad page state')) out.push(log.lines.slice(i, i + 5));
+  });
+  return out;
+}
+
+/**
+ * The report Linux's `bad_page()` prints, built from its format strings:
+ * `pr_alert("BUG: Bad page state in process %s  pfn:%05lx\n", current->comm, pfn)`,
+ * then `__dump_page`: `"page:%p refcount:%d mapcount:%d mapping:%p index:%#lx pfn:%#lx"`
+ * (kern prints the struct page's physical address where Linux prints a hashed pointer;
+ * NULL prints as zeros), `"flags: %#lx(%pGp)"`, `print_hex_dump("raw: ", rowsize 32,
+ * groupsize sizeof(unsigned long))` over the struct page (kern's words are 32-bit, so
+ * eight `%08x` groups, as a 32-bit kernel prints them), and `"page dumped because: %s"`.
+ * @see mm/page_alloc.c: bad_page, mm/debug.c: __dump_page, lib/hexdump.c: hex_dump_to_buffer
+ */
+function badPageReport(
+  mem: Memory,
+  pfn: number,
+  w: number[],
+  e: { flags: string; reason: string },
+): string[] {
+  const p16 = (n: number): string => n.toString(16).padStart(16, '0');
+  const mapcount = (w[P_MAPCOUNT]! | 0) + 1;
+  return [
+    `BUG: Bad page state in process swapper/0  pfn:${pfn.toString(16).padStart(5, '0')}`,
+    `page:${p16(structPagePaddr(mem, pfn))} refcount:${w[P_REFCOUNT]! | 0} mapcount:${mapcount} mapping:${p16(w[P_MAPPING]!)} index:0x${w[P_INDEX]!.toString(16)} pfn:0x${pfn.toString(16)}`,
+    `flags: ${e.flags}`,
+    `raw: ${w.map((x) => x.toString(16).padStart(8, '0')).join(' ')}`,
+    `page dumped because: ${e.reason}`,
+  ];
+}
 
 describe('GFP flags', () => {
   it("format as Linux's %#x(%pGg)", () => {
@@ -171,6 +235,15 @@ describe('zones, nodes and policies', () => {
 });
 
 describe('watermarks, reclaim and failure', () => {
+  it('a failure with a nodemask prints it as Linux ranges, with the cpuset and mems_allowed', () => {
+    const log = captureLog();
+    const mem = createMemory({ nodes: ['16M', '16M', '16M', '16M'], sectionSize: '16M', log });
+    while (mem.allocPages(GFP_KERNEL | __GFP_THISNODE, 0, 0, [0, 2, 3]) !== null);
+    expect(log.text()).toMatch(
+      /page allocation failure: order:0, mode:0x[0-9a-f]+\([^)]*\), nodemask=0,2-3,cpuset=\/,mems_allowed=0-3$/m,
+    );
+  });
+
   it('GFP_KERNEL stops at the min watermark; GFP_ATOMIC digs into the reserve; failure warns in Linux format', () => {
     const log = captureLog();
     const mem = createMemory({ size: '32M', sectionSize: '16M', log });
@@ -180,8 +253,13 @@ describe('watermarks, reclaim and failure', () => {
     expect(free).toBeLessThanOrEqual(mem.wmark(z, 0) + 1);
     expect(free).toBeGreaterThan(mem.wmark(z, 0) / 2);
     expect(log.text()).toMatch(
-      /^swapper\/0: page allocation failure: order:0, mode:0xcc0\(GFP_KERNEL\), nodemask=\(null\)$/m,
+      /^swapper\/0: page allocation failure: order:0, mode:0xcc0\(GFP_KERNEL\), nodemask=\(null\),cpuset=\/,mems_allowed=0$/m,
     );
+    // mm/show_mem.c's zone line, field by field (capital KB after reserved_highatomic).
+    expect(log.text()).toMatch(
+      /^Node 0 DMA32 free:\d+kB boost:0kB min:\d+kB low:\d+kB high:\d+kB reserved_highatomic:\d+KB active_anon:\d+kB inactive_anon:\d+kB active_file:\d+kB inactive_file:\d+kB unevictable:\d+kB writepending:\d+kB present:\d+kB managed:\d+kB mlocked:0kB bounce:0kB free_pcp:\d+kB local_pcp:\d+kB free_cma:0kB$/m,
+    );
+    expect(log.text()).toMatch(/^lowmem_reserve\[\]: \d+ \d+ \d+$/m);
     expect(log.text()).toMatch(/^Node 0 DMA32: (\d+\*\d+kB (\([UMEHI]+\) )?)+= \d+kB$/m);
     let atomic = 0;
     while (mem.allocPages(GFP_ATOMIC | __GFP_NOWARN, 0) !== null) atomic++;
@@ -276,11 +354,14 @@ describe('bad input', () => {
     const mem = createMemory({ size: '32M', sectionSize: '16M', log });
     const p = mem.allocPages(GFP_KERNEL, 0)!;
     mem.freePages(p, 0);
+    const words = structPageWords(mem, p); // on this CPU's list now: refcount 0, PG_pcp
     expect(() => mem.freePages(p, 0)).toThrow(/double free of pfn/);
-    expect(log.text()).toMatch(/^BUG: Bad page state in process swapper\/0 {2}pfn:[0-9a-f]{5}$/m);
-    expect(log.text()).toMatch(
-      /page dumped because: VM_BUG_ON_PAGE\(page_ref_count\(page\) == 0\)/,
-    );
+    expect(badPageReports(log)).toEqual([
+      badPageReport(mem, p, words, {
+        flags: '0x20000(pcp|node=0|zone=0)',
+        reason: 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)',
+      }),
+    ]);
     mem.drainAllPages();
     const r = verifyMemory(mem);
     expect(r.errors).toEqual([]);
@@ -291,18 +372,35 @@ describe('bad input', () => {
     const log = captureLog();
     const mem = createMemory({ size: '32M', sectionSize: '16M', log });
     const before = mem.nrFreePages();
-    const cases: [string, (p: number) => void][] = [
-      ['nonzero mapcount', (p) => mem.setPageField(p, P_MAPCOUNT, 0)],
-      ['non-NULL mapping', (p) => mem.setPageField(p, P_MAPPING, 2)],
-      ['PAGE_FLAGS_CHECK_AT_FREE flag(s) set', (p) => mem.setPageFlag(p, 0)],
+    const cases: [string, string, (p: number) => void][] = [
+      ['nonzero mapcount', '0x0(node=0|zone=0)', (p) => mem.setPageField(p, P_MAPCOUNT, 0)],
+      ['non-NULL mapping', '0x0(node=0|zone=0)', (p) => mem.setPageField(p, P_MAPPING, 2)],
+      [
+        'PAGE_FLAGS_CHECK_AT_FREE flag(s) set',
+        '0x1(locked|node=0|zone=0)',
+        (p) => mem.setPageFlag(p, 0),
+      ],
     ];
-    for (const [reason, spoil] of cases) {
+    for (const [reason, flags, spoil] of cases) {
       const p = mem.allocPages(GFP_KERNEL, 0)!;
       spoil(p);
+      const words = structPageWords(mem, p);
+      words[P_REFCOUNT] = 0; // the free dropped the last reference before checking
+      log.lines.length = 0;
       expect(() => mem.freePages(p, 0)).toThrow(/Bad page state/);
-      expect(log.text()).toContain(`page dumped because: ${reason}`);
+      expect(badPageReports(log)).toEqual([badPageReport(mem, p, words, { flags, reason })]);
       expect(mem.testPageFlag(p, PG_hwpoison)).toBe(true);
     }
+    // The page line shows what the report is about, in Linux's units.
+    const p = mem.allocPages(GFP_KERNEL, 0)!;
+    mem.setPageField(p, P_MAPCOUNT, 2); // three mappings
+    mem.setPageField(p, P_MAPPING, 0x1235); // an anon_vma
+    mem.setPageField(p, P_INDEX, 0x7f12);
+    log.lines.length = 0;
+    expect(() => mem.freePages(p, 0)).toThrow(/Bad page state/);
+    expect(log.lines[1]).toMatch(
+      / refcount:0 mapcount:3 mapping:0000000000001235 index:0x7f12 pfn:0x[0-9a-f]+$/,
+    );
     // Dirty is allowed at free (Linux clears it); the page goes back.
     const d = mem.allocPages(GFP_KERNEL, 0)!;
     mem.setPageFlag(d, PG_dirty);
@@ -310,9 +408,9 @@ describe('bad input', () => {
     mem.drainAllPages();
     const r = verifyMemory(mem);
     expect(r.errors).toEqual([]);
-    expect(r.bad).toBe(3);
-    expect(mem.nrFreePages()).toBe(before - 3);
-    expect(mem.eventCount('bad_page')).toBe(3);
+    expect(r.bad).toBe(4);
+    expect(mem.nrFreePages()).toBe(before - 4);
+    expect(mem.eventCount('bad_page')).toBe(4);
     // The allocator still works.
     expect(mem.allocPages(GFP_KERNEL, 4)).not.toBeNull();
   });
@@ -350,5 +448,61 @@ describe('migrate types', () => {
     for (const p of u) expect(mem.getPageblockMigratetype(p)).toBe(MIGRATE_UNMOVABLE);
     for (const p of m) expect(mem.getPageblockMigratetype(p)).toBe(MIGRATE_MOVABLE);
     expect(mem.eventCount('pageblock_steal')).toBeGreaterThan(0);
+  });
+});
+
+describe('high-order atomic reserve (MIGRATE_HIGHATOMIC)', () => {
+  /** Blocks on a zone's free lists of one migrate type, by order. */
+  const listCounts = (mem: Memory, mt: number): number[] =>
+    Array.from({ length: MAX_PAGE_ORDER + 1 }, (_, o) =>
+      mem.zoneWord(mem.zone(0, ZONE_DMA32), Z_FREE_MT_NR + freeListIndex(o, mt)),
+    );
+  const reserved = (mem: Memory): number =>
+    mem.zoneWord(mem.zone(0, ZONE_DMA32), Z_NR_RESERVED_HIGHATOMIC);
+
+  it('a high-order atomic allocation under pressure reserves its pageblock; later ones use it; the slow path gives it back', () => {
+    const mem = createMemory({ size: '32M', sectionSize: '16M' });
+    const z = mem.zone(0, ZONE_DMA32);
+    // Without pressure the fast path serves it and reserves nothing (ALLOC_HIGHATOMIC is
+    // a slow-path flag, as in Linux).
+    mem.freePages(mem.allocPages(GFP_ATOMIC, 4)!, 4);
+    expect([reserved(mem), mem.eventCount('highatomic_reserve')]).toEqual([0, 0]);
+
+    // Pressure: kernel allocations down to the low watermark.
+    while (mem.zoneFreePages(z) > mem.wmark(z, WMARK_LOW))
+      expect(mem.allocPages(GFP_KERNEL | __GFP_NOWARN, 0)).not.toBeNull();
+    expect(listCounts(mem, MIGRATE_HIGHATOMIC).every((n) => n === 0)).toBe(true);
+
+    // reserve_highatomic_pageblock: the block's pageblock becomes HIGHATOMIC and the rest
+    // of its free pages move to the HIGHATOMIC lists.
+    const a = mem.allocPages(GFP_ATOMIC, 4)!;
+    expect(a).not.toBeNull();
+    const block = a - (a % pageblock_nr_pages);
+    expect(mem.getPageblockMigratetype(a)).toBe(MIGRATE_HIGHATOMIC);
+    expect(reserved(mem)).toBe(pageblock_nr_pages);
+    expect(mem.eventCount('highatomic_reserve')).toBe(1);
+    const inReserve = listCounts(mem, MIGRATE_HIGHATOMIC);
+    expect(inReserve.reduce((s, n, o) => s + (n << o), 0)).toBeGreaterThanOrEqual(16);
+    expect(mem.showFreeAreas().join('\n')).toMatch(/reserved_highatomic:2048kB/i);
+    expect(verifyMemory(mem).errors).toEqual([]);
+
+    // The next high-order atomic allocation is served from the reserve.
+    const b = mem.allocPages(GFP_ATOMIC, 4)!;
+    expect(b - (b % pageblock_nr_pages)).toBe(block);
+    expect(listCounts(mem, MIGRATE_HIGHATOMIC)).not.toEqual(inReserve);
+    expect(mem.eventCount('highatomic_reserve')).toBe(1); // the same block, not a second
+
+    // A kernel allocation sees the reserve as unusable and would fail at the min
+    // watermark; the slow path unreserves the pageblock (unreserve_highatomic_pageblock)
+    // and then succeeds.
+    expect(mem.zoneFreePages(z) - reserved(mem)).toBeLessThan(mem.wmark(z, WMARK_MIN));
+    expect(mem.zoneFreePages(z)).toBeGreaterThan(mem.wmark(z, WMARK_MIN) + 1);
+    const k = mem.allocPages(GFP_KERNEL | __GFP_NOWARN, 0);
+    expect(k).not.toBeNull();
+    expect(reserved(mem)).toBe(0);
+    // (kern gives the block back as MOVABLE; the kernel allocation may then claim it.)
+    expect(mem.getPageblockMigratetype(block)).not.toBe(MIGRATE_HIGHATOMIC);
+    expect(listCounts(mem, MIGRATE_HIGHATOMIC).every((n) => n === 0)).toBe(true);
+    expect(verifyMemory(mem).errors).toEqual([]);
   });
 });
