@@ -278,6 +278,35 @@ describe('page reclaim', () => {
     as.destroy();
   });
 
+  it('with kswapdInline off, the allocation only wakes kswapd; a later kswapdRun does the work', () => {
+    const mem = boot();
+    mem.kswapdInline = false;
+    createPageReclaim(mem);
+    const { as } = fill(mem);
+    const zones = mem.zones.filter((z) => mem.zoneSpan(z).managed > 0);
+    const before = mem.eventCount('pageoutrun');
+    // GFP_NOWAIT cannot reclaim itself: below the min watermark it may fail, as in Linux.
+    const q = mem.allocPages(GFP_NOWAIT | __GFP_MOVABLE | __GFP_NOWARN, 0);
+    if (q !== null) mem.putPage(q);
+    // Woken, not run: nothing reclaimed yet, and the wake-up is visible in node data.
+    expect(mem.kswapdPending(0)).toBe(true);
+    expect(mem.eventCount('pageoutrun')).toBe(before);
+    expect(zones.some((z) => mem.zoneFreePages(z) < mem.wmark(z, WMARK_HIGH))).toBe(true);
+    // The kswapd task (a scheduler task in a machine) runs the pass.
+    expect(mem.kswapdRun(0)).toBeGreaterThan(0);
+    expect(mem.kswapdPending(0)).toBe(false);
+    expect(mem.eventCount('pageoutrun')).toBe(before + 1);
+    for (const z of zones)
+      expect(mem.zoneFreePages(z) + mem.zonePcpPages(z)).toBeGreaterThanOrEqual(
+        mem.wmark(z, WMARK_HIGH) - mem.pcpInfo(0, z).batch,
+      );
+    expect(mem.kswapdRun(0)).toBe(0); // not woken again: nothing to do
+    const p = mem.allocPages(GFP_NOWAIT | __GFP_MOVABLE, 0);
+    expect(p).not.toBeNull();
+    mem.putPage(p!);
+    as.destroy();
+  });
+
   it('counts kswapd and direct scanning apart', () => {
     const mem = boot();
     const pr = createPageReclaim(mem);
