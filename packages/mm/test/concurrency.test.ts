@@ -73,6 +73,34 @@ export async function runWorkers(
   return results;
 }
 
+/** One worker as CPU 1 in `role`; `next()` resolves with its next message. */
+function oneWorker(
+  mem: ReturnType<typeof createMemory>,
+  role: 'hold' | 'kernel-only',
+): { w: Worker; start: Int32Array; next: () => Promise<unknown> } {
+  const start = new Int32Array(new SharedArrayBuffer(16));
+  const w = new Worker(bootstrap, {
+    workerData: {
+      script,
+      handle: mem.handle(),
+      id: 1,
+      cpu: 1,
+      iterations: 0,
+      seed: 1,
+      maxOrder: 0,
+      start,
+      role,
+    },
+    execArgv: ['--conditions=@kern/source'],
+  });
+  const next = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  return { w, start, next };
+}
+
 describe('two worker threads on one machine', () => {
   it('allocate and free at once without sharing a page, and every invariant holds afterwards', async () => {
     const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2 });
@@ -138,27 +166,8 @@ describe("draining another CPU's lists while it uses them", () => {
     const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2 });
     const log: string[] = [];
     mem.log = { printk: (_level, text) => log.push(text) };
-    const start = new Int32Array(new SharedArrayBuffer(16));
-    const w = new Worker(bootstrap, {
-      workerData: {
-        script,
-        handle: mem.handle(),
-        id: 1,
-        cpu: 1,
-        iterations: 0,
-        seed: 1,
-        maxOrder: 0,
-        start,
-        role: 'hold',
-      },
-      execArgv: ['--conditions=@kern/source'],
-    });
+    const { w, start, next } = oneWorker(mem, 'hold');
     const messages: unknown[] = [];
-    const next = (): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
     messages.push(await next());
     expect(messages[0]).toBe('holding');
     const z = mem.zones.find((zone) => mem.pcpInfo(1, zone).count > 0);
@@ -204,26 +213,7 @@ describe('the per-CPU lists lock under awkward sharing', () => {
 
   it('a busy owner lets a drain of a zone it is not using through at once', async () => {
     const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 2, movablecore: '32M' });
-    const start = new Int32Array(new SharedArrayBuffer(16));
-    const w = new Worker(bootstrap, {
-      workerData: {
-        script,
-        handle: mem.handle(),
-        id: 1,
-        cpu: 1,
-        iterations: 0,
-        seed: 1,
-        maxOrder: 0,
-        start,
-        role: 'kernel-only',
-      },
-      execArgv: ['--conditions=@kern/source'],
-    });
-    const next = (): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
+    const { w, start, next } = oneWorker(mem, 'kernel-only');
     expect(await next()).toBe('started');
     const movable = mem.zones.find((z) => z.zid === 2 && mem.pcpInfo(1, z).count > 0);
     if (!movable) throw new Error('the worker left no page on its movable list');
