@@ -1125,17 +1125,37 @@ export class RcuState {
   }
 
   /**
-   * The scheduling-clock interrupt on `cpu`: outside a read-side critical section
-   * (preemption enabled) or idle it is a quiescent state; then RCU core work runs if
-   * anything is pending. Delivered to a dyntick-idle CPU it counts in
-   * {@link RcuState.idleWakeups}. @see kernel/rcu/tree.c: rcu_sched_clock_irq;
-   * kernel/rcu/tree_plugin.h: rcu_flavor_sched_clock_irq
+   * `cpu` enters user mode with its tick stopped (nohz_full): an extended quiescent
+   * state like idle, its dyntick counter even, so force-quiescent-state scans report it
+   * without disturbing it. @throws KernelError EINVAL on a bad CPU.
+   * @see kernel/context_tracking.c: __ct_user_enter → rcu_eqs_enter
    */
-  rcuSchedClockIrq(cpu: number): void {
+  rcuUserEnter(cpu: number): void {
+    this.checkCpu(cpu);
+    this.rcuIdleEnter(cpu);
+  }
+
+  /**
+   * `cpu` returns from user mode to the kernel: its counter becomes odd again.
+   * @see kernel/context_tracking.c: __ct_user_exit → rcu_eqs_exit
+   */
+  rcuUserExit(cpu: number): void {
+    this.checkCpu(cpu);
+    this.rcuIdleExit(cpu);
+  }
+
+  /**
+   * The scheduling-clock interrupt on `cpu`. Taken in user mode (`user`), or in the
+   * kernel outside a read-side critical section (preemption enabled), it is a quiescent
+   * state; then RCU core work runs if anything is pending. Delivered to a dyntick-idle
+   * CPU it counts in {@link RcuState.idleWakeups}. @see kernel/rcu/tree.c:
+   * rcu_sched_clock_irq; kernel/rcu/tree_plugin.h: rcu_flavor_sched_clock_irq
+   */
+  rcuSchedClockIrq(cpu: number, user = false): void {
     // A tick on a dyntick-idle CPU woke it: only RCU asks for one there.
     if (this.cpuInEqs(cpu)) this.idleWakeups++;
     if (this.gpInProgress()) this.ticksThisGp[cpu]!++;
-    if (this.preemptibleNow(cpu)) this.rcuQs(cpu);
+    if (user || this.preemptibleNow(cpu)) this.rcuQs(cpu);
     this.rcuCore(cpu);
   }
 

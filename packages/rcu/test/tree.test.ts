@@ -170,6 +170,58 @@ describe('Tree RCU on the deterministic scheduler', () => {
       if (sched.nrSwitches(cpu) === 0) expect(rcu.softirqCount[cpu]).toBe(0);
   });
 
+  // A CPU that runs "user code" for the whole grace period: a task that never passes a
+  // kernel quiescent state (preemption disabled across its yields, as a busy loop that
+  // never calls schedule()), optionally entering user mode (nohz_full) or taking its
+  // ticks in user mode.
+  const userSpinner = (mode: 'kernel' | 'nohz-user' | 'user-ticks') => {
+    const { sched, rcu } = makeSim({ nrCpus: 4, seed: 9 });
+    const kthreadCpu = sched.tasks().find((t) => t.name === 'rcu_sched')!.cpu;
+    const u = (kthreadCpu + 1) % 4;
+    let done = false;
+    sched.spawn({ name: 'user', cpu: u }, function* (ctx) {
+      rcu.rcuReadLock(ctx); // no context-switch quiescent state from here on
+      if (mode === 'nohz-user') rcu.rcuUserEnter(u);
+      while (!done) {
+        if (mode === 'user-ticks') rcu.rcuSchedClockIrq(u, true);
+        yield;
+      }
+      if (mode === 'nohz-user') rcu.rcuUserExit(u);
+      rcu.rcuReadUnlock(ctx);
+    });
+    // The CPU that queues the grace period's callback stays busy: an idle CPU holding
+    // callbacks keeps its tick (see the negative control below), which is not this test.
+    sched.spawn({ name: 'busy', cpu: kthreadCpu }, function* () {
+      while (!done) yield;
+    });
+    let synced = false;
+    sched.spawn({ name: 'sync', cpu: kthreadCpu }, function* (ctx) {
+      yield* rcu.synchronizeRcu(ctx);
+      synced = true;
+    });
+    sched.run({ until: () => synced, untilNs: 300e6 });
+    done = true;
+    return { synced, rcu };
+  };
+
+  it('a CPU in user mode with its tick stopped (nohz_full) is reported by FQS, not woken', () => {
+    const { synced, rcu } = userSpinner('nohz-user');
+    expect(synced).toBe(true);
+    expect(rcu.nFqsReports).toBeGreaterThan(0);
+    expect(rcu.idleWakeups).toBe(0);
+  });
+
+  it('a tick taken in user mode is a quiescent state', () => {
+    const { synced, rcu } = userSpinner('user-ticks');
+    expect(synced).toBe(true);
+    expect(rcu.nStallWarnings).toBe(0);
+  });
+
+  it('negative control: the same CPU spinning in the kernel holds the grace period', () => {
+    const { synced } = userSpinner('kernel');
+    expect(synced).toBe(false);
+  });
+
   it('negative control: an idle CPU left holding callbacks keeps its tick, and each wakes it', () => {
     const { sched, rcu } = makeSim({ nrCpus: 64, seed: 5 });
     let ran = false;
