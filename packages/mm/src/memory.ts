@@ -1296,8 +1296,7 @@ export class Memory {
         return NO_PAGE;
       const pb = z.pcp;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
-      if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
-        this.pcpLockOwnSlow();
+      this.pcpLockOwn();
       const h = za[hi]!;
       if (!h) return NO_PAGE;
       const pfn = h - 1;
@@ -1699,13 +1698,8 @@ export class Memory {
         `free of reserved pfn 0x${pfn.toString(16)} (PG_reserved: memmap, memblock reservation or offline page)`,
       );
     }
-    if (a[i + P_REFCOUNT]! <= 0 && this.debugBreak !== 'skip-double-free-check') {
-      this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
-      throw new KernelError(
-        'EINVAL',
-        `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
-      );
-    }
+    if (a[i + P_REFCOUNT]! <= 0 && this.breakMode !== 'skip-double-free-check')
+      this.doubleFree(pfn, order);
     // page_ref_dec_and_test: atomic on SMP, where a speculative getPage (CAS from a
     // non-zero count) or a racing second free may touch the count at the same time;
     // only the thread that takes it from 1 to 0 frees the page, and one that takes it
@@ -1717,11 +1711,7 @@ export class Memory {
         if (old > 1) return;
         if (this.breakMode !== 'skip-double-free-check') {
           Atomics.add(a, i + P_REFCOUNT, 1);
-          this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
-          throw new KernelError(
-            'EINVAL',
-            `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
-          );
+          this.doubleFree(pfn, order);
         }
         return; // the broken mode lets the count go below zero unreported
       }
@@ -1748,8 +1738,7 @@ export class Memory {
       }
       // free_unref_page for one page: to the head of this CPU's list.
       const pb = z.pcp;
-      if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
-        this.pcpLockOwnSlow();
+      this.pcpLockOwn();
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = mt;
@@ -1768,6 +1757,15 @@ export class Memory {
       return;
     }
     this.freePagesPrepare(pfn, order, a, i);
+  }
+
+  /** Reports a double free as `bad_page()` does (the page stays where it is) and throws. */
+  private doubleFree(pfn: number, order: number): never {
+    this.badPage(pfn, 'VM_BUG_ON_PAGE(page_ref_count(page) == 0)', false);
+    throw new KernelError(
+      'EINVAL',
+      `double free of pfn 0x${pfn.toString(16)} order ${order} (refcount already 0)`,
+    );
   }
 
   /**
