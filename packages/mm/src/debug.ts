@@ -217,7 +217,8 @@ export function verifyMemory(mem: Memory): MemoryReport {
             break;
           }
           const [a, i] = mem.pageWords(pfn);
-          if (a[i + P_PREV] !== prev) err(`cpu ${cpu} pcp list ${li}: ${hex(pfn)} prev mismatch`);
+          // Per-CPU lists are singly linked: prev stays 0.
+          if (a[i + P_PREV] !== 0) err(`cpu ${cpu} pcp list ${li}: ${hex(pfn)} has a prev link`);
           if (!(a[i + P_FLAGS]! & (1 << PG_pcp)))
             err(`cpu ${cpu} pcp list ${li}: ${hex(pfn)} lacks PG_pcp`);
           if (a[i + P_PRIVATE] !== order)

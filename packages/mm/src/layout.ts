@@ -16,7 +16,55 @@
  * @see include/linux/mm_types.h (struct page), include/linux/mmzone.h (struct zone, per_cpu_pages)
  */
 
-import { MAX_NR_ZONES, MIGRATE_TYPES, NR_PAGE_ORDERS, NR_PCP_LISTS, PAGE_SIZE } from './mmzone.js';
+// This module imports nothing and declares its constants before anything else, so esbuild
+// inlines them into the bundle (its cross-module constant inlining requires both); a
+// bundle's module-level `var` is a memory load on every use, which the allocator's hot
+// paths would pay dozens of times per call.
+
+// ---- the allocator's basic numbers (include/linux/mmzone.h) ----
+
+/** log2 of the page size. */
+export const PAGE_SHIFT = 12;
+/** Bytes in a page. */
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** The largest order the buddy allocator hands out: 2^10 pages, 4 MiB. */
+export const MAX_PAGE_ORDER = 10;
+/** Number of orders, 0..MAX_PAGE_ORDER. */
+export const NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1;
+/** Orders above this are "costly" and bypass the per-CPU lists. */
+export const PAGE_ALLOC_COSTLY_ORDER = 3;
+/** A pageblock is 2^9 pages (2 MiB): the unit migrate types are tracked in. */
+export const pageblock_order = 9;
+/** Pages in a pageblock. */
+export const pageblock_nr_pages = 1 << pageblock_order;
+
+/** Pages that cannot move (most kernel allocations). */
+export const MIGRATE_UNMOVABLE = 0;
+/** Pages that can be migrated (page cache, anonymous memory). */
+export const MIGRATE_MOVABLE = 1;
+/** Pages a shrinker can free (reclaimable slab). */
+export const MIGRATE_RECLAIMABLE = 2;
+/** The migrate types with per-CPU lists. */
+export const MIGRATE_PCPTYPES = 3;
+/** A reserve for high-order atomic allocations. */
+export const MIGRATE_HIGHATOMIC = MIGRATE_PCPTYPES;
+/** Pageblocks being isolated (memory offline): nothing is allocated from them. */
+export const MIGRATE_ISOLATE = 4;
+/** Number of migrate types (kern has no CMA). */
+export const MIGRATE_TYPES = 5;
+/** Memory below 4 GiB (devices limited to 32-bit DMA). */
+export const ZONE_DMA32 = 0;
+/** Normal kernel memory. */
+export const ZONE_NORMAL = 1;
+/** Only movable allocations: memory that can be offlined. */
+export const ZONE_MOVABLE = 2;
+/** Number of zones per node. */
+export const MAX_NR_ZONES = 3;
+/** Most NUMA nodes a machine may have (node id fits the page flags). */
+export const MAX_NUMNODES = 64;
+
+/** Per-CPU lists: one per (order ≤ PAGE_ALLOC_COSTLY_ORDER, migrate type < MIGRATE_PCPTYPES). */
+export const NR_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1);
 
 // ---- struct page: 8 words, 32 bytes ----
 
@@ -69,6 +117,8 @@ export const SEC_BLOCK_SECTIONS = 7;
 export const SEC_USEMAP_OFFSET = 64;
 /** Byte offset of the memmap. */
 export const SEC_MEMMAP_OFFSET = PAGE_SIZE;
+/** Word index of the memmap (the first `struct page`) in a section's Int32Array. */
+export const MEMMAP_WORD = SEC_MEMMAP_OFFSET >> 2;
 /** Section state: memory is present. */
 export const SECTION_MARKED_PRESENT = 1;
 /** Section state: memmap initialised. */
@@ -96,7 +146,7 @@ export const PCP_TAILS = PCP_HEADS + NR_PCP_LISTS;
  */
 export const PCP_REVOKE = PCP_TAILS + NR_PCP_LISTS;
 /** Words per pcp, padded to a 64-byte line so CPUs do not share lines. */
-export const PCP_WORDS = Math.ceil((PCP_REVOKE + 1) / 16) * 16;
+export const PCP_WORDS = ((PCP_REVOKE + 1 + 15) >> 4) << 4;
 
 // ---- struct zone ----
 
@@ -112,6 +162,10 @@ export const Z_PRESENT = 3;
 export const Z_MANAGED = 4;
 /** zone words: watermarks min, low, high (pages). */
 export const Z_WMARK = 5;
+/** Watermark indices (into Z_WMARK). */
+export const WMARK_MIN = 0;
+export const WMARK_LOW = 1;
+export const WMARK_HIGH = 2;
 /** zone word: NR_FREE_PAGES (buddy lists only, not per-CPU lists). Zone lock for writes. */
 export const Z_NR_FREE = 8;
 /** zone word: pages in the MIGRATE_HIGHATOMIC reserve. Zone lock. */
@@ -133,7 +187,7 @@ export const Z_FREE_HEAD = Z_FREE_MT_NR + NR_PAGE_ORDERS * MIGRATE_TYPES;
 /** zone words: tail PFN + 1 of each free list. Zone lock. */
 export const Z_FREE_TAIL = Z_FREE_HEAD + NR_PAGE_ORDERS * MIGRATE_TYPES;
 /** Words per zone, padded to 64 bytes. */
-export const ZONE_WORDS = Math.ceil((Z_FREE_TAIL + NR_PAGE_ORDERS * MIGRATE_TYPES) / 16) * 16;
+export const ZONE_WORDS = ((Z_FREE_TAIL + NR_PAGE_ORDERS * MIGRATE_TYPES + 15) >> 4) << 4;
 
 /** Per-zone counters (`enum zone_stat_item`), indices into Z_VMSTAT. */
 export const NR_ZONE_INACTIVE_ANON = 0;
@@ -190,7 +244,7 @@ export const LRU_UNEVICTABLE = 4;
 /** Number of LRU lists. */
 export const NR_LRU_LISTS = 5;
 /** node words: the zones. */
-export const N_ZONES = Math.ceil((N_LRU_NR + NR_LRU_LISTS) / 16) * 16;
+export const N_ZONES = ((N_LRU_NR + NR_LRU_LISTS + 15) >> 4) << 4;
 /**
  * node words: one block per CPU: its per-CPU pages for each zone, then its VM event
  * counters (written only by that CPU, so no line is shared; readers sum them).

@@ -23,6 +23,11 @@ import {
   __GFP_THISNODE,
   __GFP_ZERO,
   formatGfp,
+  ALLOC_HIGHATOMIC,
+  ALLOC_MIN_RESERVE,
+  ALLOC_NON_BLOCK,
+  ALLOC_NO_WATERMARKS,
+  ALLOC_WMARK_MASK,
 } from './gfp.js';
 import { spinLock, spinUnlock } from './internal/lock.js';
 import {
@@ -30,14 +35,13 @@ import {
   pcpHoldFor,
   pcpLockOwnerSlow,
   pcpLockRemote,
+  type RevokeMirror,
   pcpReleaseAll,
 } from './internal/pcp-lock.js';
 import {
   listAddHead,
   listAddTail,
   listDel,
-  listPopHead,
-  listPopTail,
 } from './internal/pfn-list.js';
 import {
   LRU_ACTIVE_ANON,
@@ -86,6 +90,9 @@ import {
   cpuEventsBase,
   pcpBase,
   zoneBase,
+  WMARK_HIGH,
+  WMARK_LOW,
+  WMARK_MIN,
 } from './layout.js';
 import {
   MAX_NR_ZONES,
@@ -107,6 +114,7 @@ import {
   pageblock_nr_pages,
   pageblock_order,
   zoneNames,
+  pindexToOrder,
 } from './mmzone.js';
 import {
   NODES_PGSHIFT,
@@ -133,21 +141,14 @@ export interface MmLog {
   printk(level: number, text: string): void;
 }
 
-/** Watermark indices. */
-export const WMARK_MIN = 0;
-export const WMARK_LOW = 1;
-export const WMARK_HIGH = 2;
-
-/** alloc_flags: which watermark (low two bits). */
-export const ALLOC_WMARK_MASK = 3;
-/** alloc_flags: ignore watermarks. */
-export const ALLOC_NO_WATERMARKS = 4;
-/** alloc_flags: __GFP_HIGH, may use half of the min reserve. */
-export const ALLOC_MIN_RESERVE = 0x8;
-/** alloc_flags: cannot sleep, may use a further quarter. */
-export const ALLOC_NON_BLOCK = 0x10;
-/** alloc_flags: may use the high-order atomic reserve. */
-export const ALLOC_HIGHATOMIC = 0x200;
+export { WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './layout.js';
+export {
+  ALLOC_HIGHATOMIC,
+  ALLOC_MIN_RESERVE,
+  ALLOC_NON_BLOCK,
+  ALLOC_NO_WATERMARKS,
+  ALLOC_WMARK_MASK,
+} from './gfp.js';
 
 /** A node's allocation policy (`struct mempolicy`). */
 export type MemPolicy =
@@ -187,6 +188,10 @@ export interface ZoneRef {
   pcp: number;
   /** Word offset in `a` of this thread's CPU's VM event counters. */
   ev: number;
+  /** `ev` plus this zone's pgalloc counter (the fast path's, precomputed). */
+  evAlloc: number;
+  /** `ev` plus the pgfree counter. */
+  evFree: number;
 }
 
 /** Everything `attachMemory` needs to rebuild a Memory in another thread. */
@@ -232,7 +237,7 @@ const PCP_REMOTE_TIMEOUT_MS = 1000;
 /** How long a CPU's own thread waits for its lists before reporting EBUSY. */
 const PCP_OWN_TIMEOUT_MS = 5000;
 /** Placeholder until a Memory's CPU is set. */
-const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0 };
+const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0, mirrors: [] };
 const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
 
 /**
@@ -349,6 +354,8 @@ export class Memory {
           zid,
           pcp: 0,
           ev: 0,
+          evAlloc: 0,
+          evFree: 0,
         });
     this.zonelists = [];
     for (let nid = 0; nid < this.nrNodes; nid++) {
@@ -364,14 +371,11 @@ export class Memory {
     this.localZonelist = this.zonelists[this.cpuToNode[0] ?? 0]!.filter(
       (z) => z.a[z.b + Z_PRESENT]! > 0,
     );
-    for (const z of this.zones) {
-      z.pcp = this.nodeBase[z.nid]! + pcpBase(0, z.zid);
-      z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
-    }
+    this.setZoneCpuOffsets(0);
     this.cpuLockArr = this.nodeArr[0]!;
     this.cpuLockIdx = this.cpuLockWord(0);
     this.cpuRevokeIdx = this.cpuLockIdx + PCP_REVOKE;
-    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx);
+    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx, this.revokeMirrors(0));
   }
 
   /** Rebuilds the cached local zonelist after zones gained or lost memory (`build_all_zonelists`). */
@@ -409,13 +413,10 @@ export class Memory {
     this.cpuNr = cpu;
     this.cpuEvOff = cpuEventsBase(cpu);
     this.cpuPcpOff = pcpBase(cpu, 0);
-    for (const z of this.zones) {
-      z.pcp = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
-      z.ev = this.nodeBase[z.nid]! + this.cpuEvOff;
-    }
+    this.setZoneCpuOffsets(cpu);
     this.cpuLockIdx = this.cpuLockWord(cpu);
     this.cpuRevokeIdx = this.cpuLockIdx + PCP_REVOKE;
-    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx);
+    this.cpuHold = pcpHoldFor(this.cpuLockArr, this.cpuLockIdx, this.revokeMirrors(cpu));
     this.localZonelist = this.zonelists[this.cpuToNode[cpu] ?? 0]!.filter(
       (z) => z.a[z.b + Z_PRESENT]! > 0,
     );
@@ -428,6 +429,33 @@ export class Memory {
    */
   private cpuLockWord(cpu: number): number {
     return this.nodeBase[0]! + pcpBase(cpu, 0) + PCP_LOCK;
+  }
+
+  /**
+   * The PCP_REVOKE words of `cpu`'s page sets other than the lock's own (node 0, zone 0):
+   * a thread waiting for the lock bumps them all, so the owner's fast path reads the
+   * request from whichever page set it is using.
+   */
+  private revokeMirrors(cpu: number): RevokeMirror[] {
+    const mirrors: RevokeMirror[] = [];
+    for (let nid = 0; nid < this.nrNodes; nid++)
+      for (let zid = 0; zid < MAX_NR_ZONES; zid++)
+        if (nid || zid)
+          mirrors.push({
+            a: this.nodeArr[nid]!,
+            idx: this.nodeBase[nid]! + pcpBase(cpu, zid) + PCP_REVOKE,
+          });
+    return mirrors;
+  }
+
+  /** Points every zone's per-CPU offsets (pcp set, event counters) at `cpu`'s. */
+  private setZoneCpuOffsets(cpu: number): void {
+    for (const z of this.zones) {
+      z.pcp = this.nodeBase[z.nid]! + pcpBase(cpu, z.zid);
+      z.ev = this.nodeBase[z.nid]! + cpuEventsBase(cpu);
+      z.evAlloc = z.ev + EV_PGALLOC + z.zid;
+      z.evFree = z.ev + EV_PGFREE;
+    }
   }
 
   /**
@@ -462,7 +490,12 @@ export class Memory {
       return 'own';
     }
     if (this.breakMode === 'drain-without-lock') return 'own';
-    const r = pcpLockRemote(this.cpuLockArr, this.cpuLockWord(cpu), PCP_REMOTE_TIMEOUT_MS);
+    const r = pcpLockRemote(
+      this.cpuLockArr,
+      this.cpuLockWord(cpu),
+      PCP_REMOTE_TIMEOUT_MS,
+      this.revokeMirrors(cpu),
+    );
     return r === 'held' ? 'own' : r;
   }
 
@@ -1061,6 +1094,12 @@ export class Memory {
     return got;
   }
 
+  // A per-CPU list is singly linked through P_NEXT (P_PREV stays 0), with head and tail
+  // words in the pcp set: the owner pushes and pops at the head, which touches only the
+  // page itself, and refills append at the tail. Taking from the tail (a drain) walks
+  // the list once, amortised over the batch it frees. See docs/design.md.
+
+  /** Appends `pfn` (struct page at `a[i]`) to a per-CPU list (`list_add_tail`). pcp lock held. */
   private pcpPushTail(
     pa: Int32Array,
     pb: number,
@@ -1069,9 +1108,15 @@ export class Memory {
     a: Int32Array,
     i: number,
   ): void {
-    listAddTail(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex, pfn, a, i);
+    a[i + P_NEXT] = 0;
+    a[i + P_PREV] = 0;
+    const t = pa[pb + PCP_TAILS + pindex]!;
+    if (t) this.secI32[(t - 1) >>> this.sectionShift]![this.pageIndex(t - 1) + P_NEXT] = pfn + 1;
+    else pa[pb + PCP_HEADS + pindex] = pfn + 1;
+    pa[pb + PCP_TAILS + pindex] = pfn + 1;
   }
 
+  /** Pushes `pfn` at the head of a per-CPU list (`list_add`). pcp lock held. */
   private pcpPushHead(
     pa: Int32Array,
     pb: number,
@@ -1080,56 +1125,86 @@ export class Memory {
     a: Int32Array,
     i: number,
   ): void {
-    listAddHead(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex, pfn, a, i);
+    const h = pa[pb + PCP_HEADS + pindex]!;
+    a[i + P_NEXT] = h;
+    a[i + P_PREV] = 0;
+    if (!h) pa[pb + PCP_TAILS + pindex] = pfn + 1;
+    pa[pb + PCP_HEADS + pindex] = pfn + 1;
   }
 
   /** Pops the head of a per-CPU list; -1 if empty. pcp lock held. */
   private pcpPopHead(pa: Int32Array, pb: number, pindex: number): number {
-    const pfn = listPopHead(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex);
-    if (pfn >= 0) this.clearPcpFlag(pfn);
-    return pfn;
-  }
-
-  private clearPcpFlag(pfn: number): void {
+    const h = pa[pb + PCP_HEADS + pindex]!;
+    if (!h) return NO_PAGE;
+    const pfn = h - 1;
     const a = this.secI32[pfn >>> this.sectionShift]!;
     const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+    const next = a[i + P_NEXT]!;
+    pa[pb + PCP_HEADS + pindex] = next;
+    if (!next) pa[pb + PCP_TAILS + pindex] = 0;
+    a[i + P_NEXT] = 0;
     a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
-  }
-
-  /** Pops the tail of a per-CPU list; -1 if empty. pcp lock held. */
-  private pcpPopTail(pa: Int32Array, pb: number, pindex: number): number {
-    const pfn = listPopTail(this, pa, pb + PCP_HEADS + pindex, pb + PCP_TAILS + pindex);
-    if (pfn >= 0) this.clearPcpFlag(pfn);
     return pfn;
   }
 
   /**
-   * Frees `count` base pages' worth from a per-CPU set back to the buddy lists, taking
-   * from each list's tail in turn (`free_pcppages_bulk`). pcp lock held.
+   * Takes up to `n` pages from the tail of a per-CPU list, coldest first: one walk to
+   * the cut point, the kept part's last page becoming the tail. pcp lock held.
    */
-  private freePcppagesBulk(z: ZoneRef, pa: Int32Array, pb: number, count: number): void {
+  private pcpTakeTail(pa: Int32Array, pb: number, pindex: number, n: number): number[] {
+    const all: number[] = [];
+    for (let h = pa[pb + PCP_HEADS + pindex]!; h; h = this.pageField(h - 1, P_NEXT))
+      all.push(h - 1);
+    const keep = Math.max(0, all.length - n);
+    const taken = all.slice(keep).reverse();
+    if (keep) {
+      this.setPageField(all[keep - 1]!, P_NEXT, 0);
+      pa[pb + PCP_TAILS + pindex] = all[keep - 1]! + 1;
+    } else {
+      pa[pb + PCP_HEADS + pindex] = 0;
+      pa[pb + PCP_TAILS + pindex] = 0;
+    }
+    for (const pfn of taken) {
+      const a = this.secI32[pfn >>> this.sectionShift]!;
+      const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
+      a[i + P_NEXT] = 0;
+      a[i + P_FLAGS] = a[i + P_FLAGS]! & ~(1 << PG_pcp);
+    }
+    return taken;
+  }
+
+  /**
+   * Frees `count` base pages' worth from a per-CPU set back to the buddy lists
+   * (`free_pcppages_bulk`): lists in round-robin order starting after `pindex`, each
+   * one's coldest pages (its tail) until the count is met or the list is empty. pcp
+   * lock held.
+   */
+  private freePcppagesBulk(
+    z: ZoneRef,
+    pa: Int32Array,
+    pb: number,
+    count: number,
+    pindex = NR_PCP_LISTS - 1,
+  ): void {
     this.lock(z.a, z.b + Z_LOCK);
-    let pindex = 0;
     let freed = 0;
-    let empty = 0;
-    while (count > 0 && pa[pb + PCP_COUNT]! > 0 && empty < NR_PCP_LISTS) {
-      pindex = (pindex + 1) % NR_PCP_LISTS;
-      const pfn = this.pcpPopTail(pa, pb, pindex);
-      if (pfn < 0) {
-        empty++;
-        continue;
+    while (count > 0 && pa[pb + PCP_COUNT]! > 0) {
+      let tries = 0;
+      do pindex = pindex === NR_PCP_LISTS - 1 ? 0 : pindex + 1;
+      while (!pa[pb + PCP_HEADS + pindex] && ++tries < NR_PCP_LISTS);
+      if (!pa[pb + PCP_HEADS + pindex]) break; // every list empty: the count was stale
+      const order = pindexToOrder(pindex);
+      for (const pfn of this.pcpTakeTail(pa, pb, pindex, Math.ceil(count / (1 << order)))) {
+        // The pageblock may have been isolated while the page sat on the list.
+        let mt = this.pageField(pfn, P_INDEX);
+        if (this.getPageblockMigratetype(pfn) === MIGRATE_ISOLATE) mt = MIGRATE_ISOLATE;
+        this.setPageField(pfn, P_PRIVATE, 0);
+        this.setPageField(pfn, P_INDEX, 0);
+        pa[pb + PCP_COUNT]! -= 1 << order;
+        count -= 1 << order;
+        freed += 1 << order;
+        this.freeOneBlock(z, pfn, order, mt);
       }
-      empty = 0;
-      const order = this.pageField(pfn, P_PRIVATE);
-      let mt = this.pageField(pfn, P_INDEX);
-      // The pageblock may have been isolated while the page sat on the list.
-      if (this.getPageblockMigratetype(pfn) === MIGRATE_ISOLATE) mt = MIGRATE_ISOLATE;
-      this.setPageField(pfn, P_PRIVATE, 0);
-      this.setPageField(pfn, P_INDEX, 0);
-      pa[pb + PCP_COUNT]! -= 1 << order;
-      count -= 1 << order;
-      freed += 1 << order;
-      this.freeOneBlock(z, pfn, order, mt);
     }
     this.unlock(z.a, z.b + Z_LOCK);
     if (freed) this.countEvent('pcp_drain', freed, z.nid);
@@ -1296,7 +1371,8 @@ export class Memory {
         return NO_PAGE;
       const pb = z.pcp;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
-      this.pcpLockOwn();
+      // pcpLockOwn, reading the revoke request from this page set's mirror.
+      if (this.locking && (!this.cpuHold.held || za[pb + PCP_REVOKE] !== 0)) this.pcpLockOwnSlow();
       const h = za[hi]!;
       if (!h) return NO_PAGE;
       const pfn = h - 1;
@@ -1305,11 +1381,10 @@ export class Memory {
       const mask = this.sectionMask;
       const a = secs[pfn >>> shift]!;
       const i = MEMMAP_WORD + ((pfn & mask) << 3);
-      // list_del of the head: only the next page's prev link changes.
+      // Pop the head of a singly linked list: no other page is touched.
       const next = a[i + P_NEXT]!;
       za[hi] = next;
-      if (next) secs[(next - 1) >>> shift]![MEMMAP_WORD + (((next - 1) & mask) << 3) + P_PREV] = 0;
-      else za[pb + PCP_TAILS + mt] = 0;
+      if (!next) za[pb + PCP_TAILS + mt] = 0;
       za[pb + PCP_COUNT]!--;
       // prep_new_page for one page; a free page that changed while free is bad.
       const f = a[i + P_FLAGS]! & ~(1 << PG_pcp);
@@ -1333,7 +1408,7 @@ export class Memory {
       a[i + P_NEXT] = 0; // P_PREV of a list head is already 0
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = 0;
-      const ev = z.ev + EV_PGALLOC + z.zid;
+      const ev = z.evAlloc;
       za[ev] = (za[ev]! + 1) | 0;
       return pfn;
     }
@@ -1698,25 +1773,22 @@ export class Memory {
         `free of reserved pfn 0x${pfn.toString(16)} (PG_reserved: memmap, memblock reservation or offline page)`,
       );
     }
-    if (a[i + P_REFCOUNT]! <= 0 && this.breakMode !== 'skip-double-free-check')
-      this.doubleFree(pfn, order);
     // page_ref_dec_and_test: atomic on SMP, where a speculative getPage (CAS from a
     // non-zero count) or a racing second free may touch the count at the same time;
     // only the thread that takes it from 1 to 0 frees the page, and one that takes it
     // below 0 reports the double free without touching any list.
-    if (!this.smp) a[i + P_REFCOUNT]!--;
-    else {
-      const old = Atomics.sub(a, i + P_REFCOUNT, 1);
-      if (old !== 1) {
-        if (old > 1) return;
-        if (this.breakMode !== 'skip-double-free-check') {
-          Atomics.add(a, i + P_REFCOUNT, 1);
-          this.doubleFree(pfn, order);
-        }
-        return; // the broken mode lets the count go below zero unreported
-      }
+    let old: number;
+    if (this.smp) old = Atomics.sub(a, i + P_REFCOUNT, 1);
+    else a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
+    if (old !== 1) {
+      if (old > 1) return;
+      // The broken mode lets the count go below zero unreported.
+      if (this.breakMode === 'skip-double-free-check') return;
+      if (this.smp) Atomics.add(a, i + P_REFCOUNT, 1);
+      else a[i + P_REFCOUNT] = old;
+      this.doubleFree(pfn, order);
     }
-    if (a[i + P_REFCOUNT] !== 0) return;
+    // Read after the count reached zero: flags a previous holder set are visible now.
     const f = a[i + P_FLAGS]!;
     if (
       order === 0 &&
@@ -1727,7 +1799,7 @@ export class Memory {
       // free_pages_prepare: a freed page keeps no state (dirty, uptodate, referenced...).
       const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
       const za = z.a;
-      const ev = z.ev + EV_PGFREE;
+      const ev = z.evFree;
       za[ev] = (za[ev]! + 1) | 0;
       const mt =
         this.secUsemap[pfn >>> this.sectionShift]![(pfn & this.sectionMask) >>> pageblock_order]!;
@@ -1736,24 +1808,21 @@ export class Memory {
         this.freeUnrefPage(pfn, 0);
         return;
       }
-      // free_unref_page for one page: to the head of this CPU's list.
+      // free_unref_page for one page: push on the head of this CPU's list (singly
+      // linked, so no other page is touched).
       const pb = z.pcp;
-      this.pcpLockOwn();
+      if (this.locking && (!this.cpuHold.held || za[pb + PCP_REVOKE] !== 0)) this.pcpLockOwnSlow();
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = mt;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
       const h = za[hi]!;
-      a[i + P_PREV] = 0;
       a[i + P_NEXT] = h;
-      if (h)
-        this.secI32[(h - 1) >>> this.sectionShift]![
-          MEMMAP_WORD + (((h - 1) & this.sectionMask) << 3) + P_PREV
-        ] = pfn + 1;
-      else za[pb + PCP_TAILS + mt] = pfn + 1;
+      a[i + P_PREV] = 0;
+      if (!h) za[pb + PCP_TAILS + mt] = pfn + 1;
       za[hi] = pfn + 1;
       if (++za[pb + PCP_COUNT]! >= za[pb + PCP_HIGH]!)
-        this.freePcppagesBulk(z, za, pb, za[pb + PCP_BATCH]!);
+        this.freePcppagesBulk(z, za, pb, za[pb + PCP_BATCH]!, mt - 1);
       return;
     }
     this.freePagesPrepare(pfn, order, a, i);
@@ -1843,9 +1912,11 @@ export class Memory {
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
       a[i + P_INDEX] = mt;
-      this.pcpPushHead(pa, pb, orderToPindex(mt, order), pfn, a, i);
+      const pindex = orderToPindex(mt, order);
+      this.pcpPushHead(pa, pb, pindex, pfn, a, i);
       const count = (pa[pb + PCP_COUNT]! += 1 << order);
-      if (count >= pa[pb + PCP_HIGH]!) this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_BATCH]!);
+      if (count >= pa[pb + PCP_HIGH]!)
+        this.freePcppagesBulk(z, pa, pb, pa[pb + PCP_BATCH]!, pindex - 1);
       return;
     }
     this.lock(z.a, z.b + Z_LOCK);

@@ -17,7 +17,6 @@ import {
   SECTION_MAGIC,
   SECTION_MARKED_PRESENT,
   SEC_MAGIC,
-  SEC_MEMMAP_OFFSET,
   SEC_MEMMAP_PAGES,
   SEC_NID,
   SEC_NR,
@@ -26,6 +25,7 @@ import {
   SEC_USEMAP_OFFSET,
   SEC_ZONE,
 } from './layout.js';
+import { MEMMAP_WORD } from './layout.js';
 import {
   MAX_PAGE_ORDER,
   MIGRATE_MOVABLE,
@@ -35,8 +35,7 @@ import {
 } from './mmzone.js';
 import { NODES_PGSHIFT, PG_reserved } from './page-flags.js';
 
-/** Word index of the memmap inside a section's Int32Array. */
-export const MEMMAP_WORD = SEC_MEMMAP_OFFSET >> 2;
+export { MEMMAP_WORD } from './layout.js';
 
 /** One memory section: a SharedArrayBuffer and views on it. */
 export class MemSection {

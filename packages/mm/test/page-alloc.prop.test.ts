@@ -382,10 +382,10 @@ function decodeRaw(raw: RawSections, nodeDataPaddr: readonly number[]): RawView 
     peek(raw, rawStructPagePaddr(sectionBytes, pfn) + field * 4);
 
   /**
-   * Walks one doubly linked list from head to tail, checking both directions; calls
-   * `visit` for each PFN. Returns the PFNs in order.
+   * Walks one list from head to tail: doubly linked (free lists: every prev link checked)
+   * or singly linked (per-CPU lists: every prev link 0). Returns the PFNs in order.
    */
-  const walk = (name: string, headAddr: number, tailAddr: number): number[] => {
+  const walk = (name: string, headAddr: number, tailAddr: number, singly = false): number[] => {
     const out: number[] = [];
     let prev = 0;
     let cur = peek(raw, headAddr);
@@ -399,8 +399,8 @@ function decodeRaw(raw: RawSections, nodeDataPaddr: readonly number[]): RawView 
         err(`${name}: does not end`);
         return out;
       }
-      if (page(pfn, P_PREV) !== prev)
-        err(`${name}: pfn ${pfn} has prev ${page(pfn, P_PREV)}, expected ${prev}`);
+      if (page(pfn, P_PREV) !== (singly ? 0 : prev))
+        err(`${name}: pfn ${pfn} has prev ${page(pfn, P_PREV)}, expected ${singly ? 0 : prev}`);
       out.push(pfn);
       prev = cur;
       cur = page(pfn, P_NEXT);
@@ -468,7 +468,12 @@ function decodeRaw(raw: RawSections, nodeDataPaddr: readonly number[]): RawView 
         for (let pindex = 0; pindex < NR_PCP_LISTS; pindex++) {
           const order = Math.floor(pindex / MIGRATE_PCPTYPES); // order_to_pindex
           const name = `cpu ${cpu} node ${nid} zone ${zid} pcp list ${pindex}`;
-          const pfns = walk(name, pb + (PCP_HEADS + pindex) * 4, pb + (PCP_TAILS + pindex) * 4);
+          const pfns = walk(
+            name,
+            pb + (PCP_HEADS + pindex) * 4,
+            pb + (PCP_TAILS + pindex) * 4,
+            true,
+          );
           for (const pfn of pfns) {
             const f = page(pfn, P_FLAGS);
             if (!(f & (1 << PG_pcp))) err(`${name}: pfn ${pfn} lacks PG_pcp`);

@@ -31,6 +31,17 @@
 import { PCP_REVOKE } from '../layout.js';
 import { spinLockTimeout, spinUnlock } from './lock.js';
 
+/**
+ * A copy of a lock's PCP_REVOKE count in another page set of the same CPU (another
+ * zone or node), so the owner's fast path can read the count from the page set it is
+ * already using rather than from a second array.
+ */
+export interface RevokeMirror {
+  readonly a: Int32Array;
+  /** Index of the mirror's PCP_REVOKE word. */
+  readonly idx: number;
+}
+
 /** This thread's view of one pcp lock word. */
 export interface PcpHold {
   /** True while this thread holds the lock lazily. */
@@ -38,6 +49,8 @@ export interface PcpHold {
   readonly a: Int32Array;
   /** Index of the pcp's PCP_LOCK word. */
   readonly idx: number;
+  /** The lock's PCP_REVOKE mirrors (see {@link RevokeMirror}). */
+  readonly mirrors: readonly RevokeMirror[];
 }
 
 const holdsByBuffer = new WeakMap<ArrayBufferLike, Map<number, PcpHold>>();
@@ -49,21 +62,32 @@ let releaseQueued = false;
  * that names the same word gets the same record, so two instances attached as the same
  * CPU never both believe they hold it.
  */
-export function pcpHoldFor(a: Int32Array, idx: number): PcpHold {
+export function pcpHoldFor(a: Int32Array, idx: number, mirrors: readonly RevokeMirror[]): PcpHold {
   let m = holdsByBuffer.get(a.buffer);
   if (!m) holdsByBuffer.set(a.buffer, (m = new Map<number, PcpHold>()));
   const key = a.byteOffset / 4 + idx;
   let h = m.get(key);
-  if (!h) m.set(key, (h = { held: false, a, idx }));
+  if (!h) m.set(key, (h = { held: false, a, idx, mirrors }));
   return h;
 }
 
-/** Takes the lock word for a thread that is not its lazy holder: announce, lock, withdraw. */
-function lockAnnounced(a: Int32Array, idx: number, timeoutMs: number): boolean {
+/**
+ * Takes the lock word for a thread that is not its lazy holder: announce (the count
+ * first, then its mirrors), lock, withdraw (mirrors first), wake the owner. An owner that
+ * sees a mirror non-zero therefore finds the count non-zero or the waiter gone.
+ */
+function lockAnnounced(
+  a: Int32Array,
+  idx: number,
+  timeoutMs: number,
+  mirrors: readonly RevokeMirror[],
+): boolean {
   if (Atomics.compareExchange(a, idx, 0, 1) === 0) return true;
   const r = idx + PCP_REVOKE;
   Atomics.add(a, r, 1);
+  for (const m of mirrors) Atomics.add(m.a, m.idx, 1);
   const got = spinLockTimeout(a, idx, timeoutMs);
+  for (const m of mirrors) Atomics.sub(m.a, m.idx, 1);
   Atomics.sub(a, r, 1);
   Atomics.notify(a, r);
   return got;
@@ -87,7 +111,7 @@ export function pcpLockOwnerSlow(h: PcpHold, timeoutMs: number): boolean {
   }
   if (Atomics.compareExchange(a, idx, 0, 1) !== 0) {
     pcpReleaseAll();
-    if (!lockAnnounced(a, idx, timeoutMs)) return false;
+    if (!lockAnnounced(a, idx, timeoutMs, h.mirrors)) return false;
   }
   h.held = true;
   heldNow.push(h);
@@ -116,11 +140,16 @@ export function pcpReleaseAll(): void {
  * lazy holder of that word (it claimed that CPU too), the lock is already held: returns
  * 'held' and the caller must not unlock.
  */
-export function pcpLockRemote(a: Int32Array, idx: number, timeoutMs: number): boolean | 'held' {
+export function pcpLockRemote(
+  a: Int32Array,
+  idx: number,
+  timeoutMs: number,
+  mirrors: readonly RevokeMirror[],
+): boolean | 'held' {
   const h = holdsByBuffer.get(a.buffer)?.get(a.byteOffset / 4 + idx);
   if (h?.held) return 'held';
   if (Atomics.compareExchange(a, idx, 0, 1) === 0) return true;
   // About to wait: hold nothing meanwhile, so two drainers never wait for each other.
   pcpReleaseAll();
-  return lockAnnounced(a, idx, timeoutMs);
+  return lockAnnounced(a, idx, timeoutMs, mirrors);
 }

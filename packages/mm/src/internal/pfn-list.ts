@@ -66,19 +66,3 @@ export function listDel(
   a[i + P_NEXT] = 0;
   a[i + P_PREV] = 0;
 }
-
-/** Removes and returns the head's PFN, or -1 if the list is empty. */
-export function listPopHead(mem: Memory, la: Int32Array, hi: number, ti: number): number {
-  const h = la[hi]!;
-  if (!h) return -1;
-  listDel(mem, la, hi, ti, mem.pageArray(h - 1), mem.pageIndex(h - 1));
-  return h - 1;
-}
-
-/** Removes and returns the tail's PFN, or -1 if the list is empty. */
-export function listPopTail(mem: Memory, la: Int32Array, hi: number, ti: number): number {
-  const t = la[ti]!;
-  if (!t) return -1;
-  listDel(mem, la, hi, ti, mem.pageArray(t - 1), mem.pageIndex(t - 1));
-  return t - 1;
-}
