@@ -3,6 +3,8 @@
  * Run: pnpm --filter @kern/mm bench   (KERN_BENCH_QUICK=1 for a smoke run)
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -21,21 +23,35 @@ import { fragmentation, mixedChurn } from './workloads.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
+/**
+ * Builds @kern/core and this package with tsup where dist/index.js is missing or older
+ * than a source file (the pair's children import the built package).
+ */
+function buildIfStale(): void {
+  const packages = fileURLToPath(new URL('../..', import.meta.url));
+  const tsup = path.join(packages, '..', 'node_modules', '.bin', 'tsup');
+  for (const name of ['core', 'mm']) {
+    const root = path.join(packages, name);
+    const dist = path.join(root, 'dist', 'index.js');
+    const sources = readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' });
+    const newest = Math.max(...sources.map((f) => statSync(path.join(root, 'src', f)).mtimeMs));
+    if (existsSync(dist) && statSync(dist).mtimeMs >= newest) continue;
+    execFileSync(tsup, [], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+}
+
 // ---- 1. order-0 alloc+free pair through the per-CPU lists
 // Each case and its baselines run interleaved in one child process (bench/pair-child.ts);
 // several children, because a process's memory placement and JIT decisions move the
 // pair's time by ±30% between processes while its rounds agree with each other.
+// The children import the built package (dist/), so build it if the source is newer.
+buildIfStale();
 const childRuns = quick ? 1 : 5;
 const perChild: BenchResult[][] = [];
 for (let k = 0; k < childRuns; k++) {
   const out = execFileSync(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@kern/source',
-      fileURLToPath(new URL('./pair-child.ts', import.meta.url)),
-    ],
+    ['--import', 'tsx', fileURLToPath(new URL('./pair-child.ts', import.meta.url))],
     { encoding: 'utf8', env: process.env },
   );
   perChild.push(JSON.parse(out) as BenchResult[]);

@@ -3,9 +3,10 @@
  * uniprocessor machine beside `new ArrayBuffer(4096)` and a first-fit bitmap, interleaved
  * rounds; prints the results as JSON for bench/index.ts.
  */
+// The built package, as `import '@kern/mm'` loads it (bench/index.ts builds it first):
+// the bundle is what users run, and it inlines the layout constants the source imports.
+import { createMemory, GFP_KERNEL } from '@kern/mm';
 import { runCases } from '../../../scripts/bench-harness.js';
-import { GFP_KERNEL } from '../src/gfp.js';
-import { createMemory } from '../src/mm-init.js';
 
 /** A plain first-fit bitmap page allocator: the simplest thing that could work. */
 class FirstFitBitmap {

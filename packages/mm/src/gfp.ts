@@ -72,6 +72,21 @@ export const GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM;
 /** User pages that can be migrated: the page cache and anonymous memory. */
 export const GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE;
 
+/** @internal Flags the order-0 fast path leaves to the general path (memory.ts: allocPages). */
+export const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
+
+// alloc_flags (mm/internal.h): how far into the reserves an allocation may go.
+/** alloc_flags: which watermark (low two bits). */
+export const ALLOC_WMARK_MASK = 3;
+/** alloc_flags: ignore watermarks. */
+export const ALLOC_NO_WATERMARKS = 4;
+/** alloc_flags: __GFP_HIGH, may use half of the min reserve. */
+export const ALLOC_MIN_RESERVE = 0x8;
+/** alloc_flags: cannot sleep, may use a further quarter. */
+export const ALLOC_NON_BLOCK = 0x10;
+/** alloc_flags: may use the high-order atomic reserve. */
+export const ALLOC_HIGHATOMIC = 0x200;
+
 /** Names in the order Linux's `%pGg` prints compound names first, then single flags. */
 const COMPOUND: [number, string][] = [
   [GFP_HIGHUSER_MOVABLE, 'GFP_HIGHUSER_MOVABLE'],
@@ -108,18 +123,6 @@ const SINGLE: [number, string][] = [
   [__GFP_THISNODE, '__GFP_THISNODE'],
   [__GFP_ACCOUNT, '__GFP_ACCOUNT'],
 ];
-
-// alloc_flags (mm/internal.h): how far into the reserves an allocation may go.
-/** alloc_flags: which watermark (low two bits). */
-export const ALLOC_WMARK_MASK = 3;
-/** alloc_flags: ignore watermarks. */
-export const ALLOC_NO_WATERMARKS = 4;
-/** alloc_flags: __GFP_HIGH, may use half of the min reserve. */
-export const ALLOC_MIN_RESERVE = 0x8;
-/** alloc_flags: cannot sleep, may use a further quarter. */
-export const ALLOC_NON_BLOCK = 0x10;
-/** alloc_flags: may use the high-order atomic reserve. */
-export const ALLOC_HIGHATOMIC = 0x200;
 
 /**
  * Formats a GFP mask as Linux's `%#x(%pGg)`: `0xcc0(GFP_KERNEL)`,

@@ -28,6 +28,7 @@ import {
   ALLOC_NON_BLOCK,
   ALLOC_NO_WATERMARKS,
   ALLOC_WMARK_MASK,
+  FAST_PATH_EXCLUDED,
 } from './gfp.js';
 import { spinLock, spinUnlock } from './internal/lock.js';
 import {
@@ -38,11 +39,7 @@ import {
   type RevokeMirror,
   pcpReleaseAll,
 } from './internal/pcp-lock.js';
-import {
-  listAddHead,
-  listAddTail,
-  listDel,
-} from './internal/pfn-list.js';
+import { listAddHead, listAddTail, listDel } from './internal/pfn-list.js';
 import {
   LRU_ACTIVE_ANON,
   LRU_ACTIVE_FILE,
@@ -93,6 +90,7 @@ import {
   WMARK_HIGH,
   WMARK_LOW,
   WMARK_MIN,
+  SEC_USEMAP_OFFSET,
 } from './layout.js';
 import {
   MAX_NR_ZONES,
@@ -238,7 +236,6 @@ const PCP_REMOTE_TIMEOUT_MS = 1000;
 const PCP_OWN_TIMEOUT_MS = 5000;
 /** Placeholder until a Memory's CPU is set. */
 const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0, mirrors: [] };
-const FAST_PATH_EXCLUDED = __GFP_THISNODE | __GFP_ZERO | __GFP_COMP;
 
 /**
  * The memory of one machine and its page allocator.
@@ -1310,6 +1307,16 @@ export class Memory {
       const pfn = this.allocPage0Fast(gfp);
       if (pfn >= 0) return pfn;
     }
+    return this.allocPagesGeneral(gfp, order, nid, nodemask);
+  }
+
+  /** Everything but the order-0 fast path (kept apart so that allocPages stays small). */
+  private allocPagesGeneral(
+    gfp: number,
+    order: number,
+    nid: number | undefined,
+    nodemask: readonly number[] | undefined,
+  ): number | null {
     if (!(order >= 0 && order <= MAX_PAGE_ORDER && (order | 0) === order)) {
       if (!(gfp & __GFP_NOWARN) && !this.warnedOrder) {
         this.warnedOrder = true;
@@ -1801,8 +1808,9 @@ export class Memory {
       const za = z.a;
       const ev = z.evFree;
       za[ev] = (za[ev]! + 1) | 0;
-      const mt =
-        this.secUsemap[pfn >>> this.sectionShift]![(pfn & this.sectionMask) >>> pageblock_order]!;
+      // The pageblock's migrate type: its usemap byte, read through the same word array.
+      const blk = (pfn & this.sectionMask) >>> pageblock_order;
+      const mt = (a[(SEC_USEMAP_OFFSET >> 2) + (blk >>> 2)]! >>> ((blk & 3) << 3)) & 7;
       if (mt >= MIGRATE_PCPTYPES) {
         a[i + P_FLAGS] = f & ~PAGE_FLAGS_CHECK_AT_PREP;
         this.freeUnrefPage(pfn, 0);

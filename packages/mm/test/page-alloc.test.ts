@@ -34,7 +34,7 @@ import {
   ZONE_NORMAL,
   pageblock_nr_pages,
 } from '../src/mmzone.js';
-import { PG_dirty, PG_head, PG_hwpoison, PG_tail } from '../src/page-flags.js';
+import { PG_dirty, PG_head, PG_hwpoison, PG_pcp, PG_tail } from '../src/page-flags.js';
 import type { Memory } from '../src/memory.js';
 import { captureLog } from './helpers.js';
 
@@ -139,6 +139,25 @@ describe('buddy allocator', () => {
     expect(mem.pcpInfo(0, z).count).toBe(batch);
     mem.drainAllPages();
     expect(mem.pcpInfo(0, z).count).toBe(0);
+    expect(verifyMemory(mem).errors).toEqual([]);
+  });
+
+  it('at the high mark the list freed into gives back its coldest pages first (free_pcppages_bulk)', () => {
+    const mem = createMemory({ size: '64M', sectionSize: '16M', nrCpus: 1, smp: false });
+    const z = mem.zone(0, ZONE_DMA32);
+    const { high, batch } = mem.pcpInfo(0, z);
+    const pages: number[] = [];
+    for (let k = 0; k < high; k++) pages.push(mem.allocPage()!);
+    mem.drainAllPages();
+    // Freed in order, each onto the head: the first freed is the coldest, at the tail.
+    for (let k = 0; k < high - 1; k++) mem.freePages(pages[k]!, 0);
+    expect(mem.pcpInfo(0, z).count).toBe(high - 1);
+    expect(pages.slice(0, high - 1).every((p) => mem.testPageFlag(p, PG_pcp))).toBe(true);
+    mem.freePages(pages[high - 1]!, 0);
+    expect(mem.pcpInfo(0, z).count).toBe(high - batch);
+    for (let k = 0; k < high; k++) expect(mem.testPageFlag(pages[k]!, PG_pcp)).toBe(k >= batch);
+    // The hottest page is the next one handed out.
+    expect(mem.allocPage()).toBe(pages[high - 1]);
     expect(verifyMemory(mem).errors).toEqual([]);
   });
 
