@@ -91,6 +91,7 @@ import {
   WMARK_LOW,
   WMARK_MIN,
   SEC_USEMAP_OFFSET,
+  N_SMP_ACTIVE,
 } from './layout.js';
 import {
   MAX_NR_ZONES,
@@ -169,10 +170,16 @@ export interface Reclaimer {
 /**
  * Deliberately broken modes for negative-control tests: `no-coalesce` frees without
  * merging buddies, `skip-double-free-check` lets a double free through, `no-locks` takes
- * no lock at all, `drain-without-lock` drains other CPUs' per-CPU lists without their lock.
+ * no lock at all, `drain-without-lock` drains other CPUs' per-CPU lists without their lock,
+ * `plain-refcount` drops page counts with plain stores even after a second thread attached.
  */
 export type DebugBreak =
-  'none' | 'no-coalesce' | 'skip-double-free-check' | 'no-locks' | 'drain-without-lock';
+  | 'none'
+  | 'no-coalesce'
+  | 'skip-double-free-check'
+  | 'no-locks'
+  | 'drain-without-lock'
+  | 'plain-refcount';
 
 /** A view of one zone's words in shared memory. */
 export interface ZoneRef {
@@ -315,6 +322,8 @@ export class Memory {
   private interleaveNext = 0;
   /** Remote drains that gave up because a CPU's owner did not let go of its lists. */
   pcpDrainTimeouts = 0;
+  /** Index in node 0's data (cpuLockArr) of the N_SMP_ACTIVE word. */
+  private smpActiveIdx = 0;
   private warnedOrder = false;
 
   constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
@@ -341,6 +350,7 @@ export class Memory {
       this.nodeArr.push(sec.i32);
       this.nodeBase.push((paddr - sec.startPfn * PAGE_SIZE) >> 2);
     }
+    this.smpActiveIdx = this.nodeBase[0]! + N_SMP_ACTIVE;
     this.zones = [];
     for (let nid = 0; nid < this.nrNodes; nid++)
       for (let zid = 0; zid < MAX_NR_ZONES; zid++)
@@ -494,6 +504,33 @@ export class Memory {
       this.revokeMirrors(cpu),
     );
     return r === 'held' ? 'own' : r;
+  }
+
+  /**
+   * Called by `attachMemory` before a new thread touches any page: switches the refcount
+   * drop in `freePages` to `Atomics.sub` for every thread. Linux runs an SMP kernel
+   * booted on one CPU with its `lock` prefixes patched out and patches them back in
+   * when a second CPU comes up (`alternatives_enable_smp`, under stop_machine); here
+   * the switch is N_SMP_ACTIVE plus a handshake. Each thread reads the word after
+   * taking its CPU's pcp lock and drops a count plainly only while it read 0, so taking
+   * every CPU's pcp lock once after setting the word waits out every plain drop made
+   * without it; later holds start with the lock's acquire and see the word.
+   * @throws KernelError EBUSY if a CPU's lists stay held by a blocked thread.
+   * @internal
+   */
+  activateSmp(): void {
+    if (!this.smp) return;
+    Atomics.store(this.cpuLockArr, this.smpActiveIdx, 1);
+    for (let cpu = 0; cpu < this.nrCpus; cpu++) {
+      const r = this.pcpLockCpu(cpu);
+      if (r === false)
+        throw new KernelError(
+          'EBUSY',
+          `attach: CPU ${cpu}'s per-CPU lists are held by a thread that did not let go within ${PCP_REMOTE_TIMEOUT_MS} ms (blocked with its lists held; it should call releasePcpLocks() before blocking)`,
+        );
+      if (r === true) this.pcpUnlockCpu(cpu);
+    }
+    pcpReleaseAll();
   }
 
   /**
@@ -1785,8 +1822,17 @@ export class Memory {
     // only the thread that takes it from 1 to 0 frees the page, and one that takes it
     // below 0 reports the double free without touching any list.
     let old: number;
-    if (this.smp) old = Atomics.sub(a, i + P_REFCOUNT, 1);
-    else a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
+    if (this.smp) {
+      // With one thread attached nothing else can touch the count: a plain drop, read
+      // under this CPU's pcp lock (activateSmp explains why that makes it safe).
+      if (this.locking) this.pcpLockOwn();
+      if (
+        this.locking &&
+        (this.cpuLockArr[this.smpActiveIdx] === 0 || this.breakMode === 'plain-refcount')
+      )
+        a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
+      else old = Atomics.sub(a, i + P_REFCOUNT, 1);
+    } else a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
     if (old !== 1) {
       if (old > 1) return;
       // The broken mode lets the count go below zero unreported.
@@ -1818,8 +1864,8 @@ export class Memory {
       }
       // free_unref_page for one page: push on the head of this CPU's list (singly
       // linked, so no other page is touched).
+      // This CPU's pcp lock was taken above, before the count was dropped.
       const pb = z.pcp;
-      if (this.locking && (!this.cpuHold.held || za[pb + PCP_REVOKE] !== 0)) this.pcpLockOwnSlow();
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
       a[i + P_INDEX] = mt;

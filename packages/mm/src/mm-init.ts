@@ -516,7 +516,9 @@ export function attachMemory(handle: MemoryHandle, opts: { cpu: number; log?: Mm
     );
   const sections = handle.sections.map((b) => (b ? openSection(b) : undefined));
   const mem = new Memory(handle, sections);
-  mem.cpu = opts.cpu;
   if (opts.log) mem.log = opts.log;
+  // Before this thread touches a page: every thread's refcount drops become atomic.
+  mem.activateSmp();
+  mem.cpu = opts.cpu;
   return mem;
 }
