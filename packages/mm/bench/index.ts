@@ -41,34 +41,49 @@ function buildIfStale(): void {
 }
 
 // ---- 1. order-0 alloc+free pair through the per-CPU lists
-// Each case and its baselines run interleaved in one child process (bench/pair-child.ts);
-// several children, because a process's memory placement and JIT decisions move the
-// pair's time by ±30% between processes while its rounds agree with each other.
+// Each kern configuration runs with the baselines interleaved in its own child processes
+// (bench/pair-child.ts); several children, because a process's memory placement and JIT
+// decisions move the pair's time by ±30% between processes while its rounds agree.
 // The children import the built package (dist/), so build it if the source is newer.
 buildIfStale();
 const childRuns = quick ? 1 : 5;
-const perChild: BenchResult[][] = [];
-for (let k = 0; k < childRuns; k++) {
-  const out = execFileSync(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./pair-child.ts', import.meta.url))],
-    { encoding: 'utf8', env: process.env },
-  );
-  perChild.push(JSON.parse(out) as BenchResult[]);
-}
-const pairResults: BenchResult[] = perChild[0]!.map((c, i) => {
-  const meds = perChild.map((r) => r[i]!.nsPerOp);
+const configs = ['smp', 'smp-shared', 'up'];
+// For each configuration, its processes' results (the same rows in each process).
+const runs = new Map<string, BenchResult[][]>(configs.map((c) => [c, []]));
+for (let k = 0; k < childRuns; k++)
+  for (const config of configs) {
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(new URL('./pair-child.ts', import.meta.url)), config],
+      { encoding: 'utf8', env: process.env },
+    );
+    runs.get(config)!.push(JSON.parse(out) as BenchResult[]);
+  }
+const allRuns = [...runs.values()].flat();
+const baselineRows = allRuns[0]!.slice(0, -1).map((c, i): BenchResult => {
+  const meds = allRuns.map((r) => r[i]!.nsPerOp);
   return { name: c.name, nsPerOp: median(meds), samples: meds };
 });
+const kernRows = configs.map((config): BenchResult => {
+  const rs = runs.get(config)!;
+  const meds = rs.map((r) => r[r.length - 1]!.nsPerOp);
+  return { name: rs[0]![rs[0]!.length - 1]!.name, nsPerOp: median(meds), samples: meds };
+});
 printTable(
-  `order-0 alloc+free pair (per-CPU lists), median of ${childRuns} processes`,
-  pairResults,
+  `order-0 alloc+free pair (per-CPU lists): each kern row the median of its ${childRuns} processes, baselines of all ${allRuns.length}`,
+  [...baselineRows, ...kernRows],
   'new ArrayBuffer(4096)',
 );
 printRows(
-  "order-0 pair: each process's median (ns)",
-  ['case', ...perChild.map((_, k) => `process ${k + 1}`)],
-  pairResults.map((r) => [r.name, ...r.samples.map((x) => x.toFixed(1))]),
+  "order-0 pair: each process's median (ns), with the reference loop in the same process",
+  ['case', ...Array.from({ length: childRuns }, (_, k) => `process ${k + 1}`)],
+  configs.flatMap((config, c) => {
+    const rs = runs.get(config)!;
+    return [
+      [kernRows[c]!.name, ...kernRows[c]!.samples.map((x) => x.toFixed(1))],
+      ['  reference loop, same process', ...rs.map((r) => r[0]!.nsPerOp.toFixed(1))],
+    ];
+  }),
 );
 
 // ---- 2. mixed-order churn: throughput and resulting fragmentation

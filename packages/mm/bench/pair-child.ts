@@ -1,11 +1,11 @@
 /**
- * One process's run of the order-0 pair benchmark: kern's pair on an SMP and a
- * uniprocessor machine beside `new ArrayBuffer(4096)` and a first-fit bitmap, interleaved
- * rounds; prints the results as JSON for bench/index.ts.
+ * One process's run of the order-0 pair benchmark: kern's pair in one configuration
+ * (argv[2]: smp, smp-shared, up) beside `new ArrayBuffer(4096)`, a first-fit bitmap and
+ * a fixed reference loop, interleaved rounds; prints the results as JSON for bench/index.ts.
  */
 // The built package, as `import '@kern/mm'` loads it (bench/index.ts builds it first):
 // the bundle is what users run, and it inlines the layout constants the source imports.
-import { createMemory, GFP_KERNEL } from '@kern/mm';
+import { attachMemory, createMemory, GFP_KERNEL } from '@kern/mm';
 import { runCases } from '../../../scripts/bench-harness.js';
 
 /** A plain first-fit bitmap page allocator: the simplest thing that could work. */
@@ -31,8 +31,33 @@ class FirstFitBitmap {
   }
 }
 
-const smpMem = createMemory({ size: '256M', nrCpus: 2 });
-const upMem = createMemory({ size: '256M', nrCpus: 1, smp: false });
+// One kern configuration per process (argv[2]), as an application runs one: in a
+// process that runs all three, V8 compiles the shared methods for all of them.
+const config = process.argv[2] ?? 'smp';
+const CONFIGS: Record<string, { name: string; make: () => ReturnType<typeof createMemory> }> = {
+  smp: {
+    name: 'kern allocPages+freePages, SMP, one thread attached',
+    make: () => createMemory({ size: '256M', nrCpus: 2 }),
+  },
+  'smp-shared': {
+    name: 'kern allocPages+freePages, SMP, two threads attached',
+    make: () => {
+      // Another thread attached (here a second instance in this thread, which counts the
+      // same): from then on every count drop is an Atomics.sub.
+      const m = createMemory({ size: '256M', nrCpus: 2 });
+      attachMemory(m.handle(), { cpu: 1 });
+      return m;
+    },
+  },
+  up: {
+    name: 'kern allocPages+freePages, UP (smp: false)',
+    make: () => createMemory({ size: '256M', nrCpus: 1, smp: false }),
+  },
+};
+const chosen = CONFIGS[config];
+if (!chosen)
+  throw new Error(`unknown configuration ${config}: one of ${Object.keys(CONFIGS).join(', ')}`);
+const mem = chosen.make();
 const bitmap = new FirstFitBitmap(65536);
 // A realistic bitmap: the first half in use, so first-fit scans 1024 words per call.
 for (let i = 0; i < 32768; i++) bitmap.alloc();
@@ -77,27 +102,14 @@ const pairResults = runCases([
     },
   },
   {
-    name: 'kern allocPages+freePages, SMP (pcp lock held lazily)',
+    name: chosen.name,
     ops: pairOps,
     run: (n) => {
       let s = 0;
       for (let i = 0; i < n; i++) {
-        const p = smpMem.allocPages(GFP_KERNEL, 0)!;
+        const p = mem.allocPages(GFP_KERNEL, 0)!;
         s += p;
-        smpMem.freePages(p, 0);
-      }
-      return s;
-    },
-  },
-  {
-    name: 'kern allocPages+freePages, UP (smp: false)',
-    ops: pairOps,
-    run: (n) => {
-      let s = 0;
-      for (let i = 0; i < n; i++) {
-        const p = upMem.allocPages(GFP_KERNEL, 0)!;
-        s += p;
-        upMem.freePages(p, 0);
+        mem.freePages(p, 0);
       }
       return s;
     },

@@ -222,7 +222,7 @@ export const N_KSWAPD_ZONEIDX = 7;
 /** node word: order kswapd should make available. */
 export const N_KSWAPD_ORDER = 8;
 /**
- * node word (node 0's is the one read): non-zero once a second thread has attached
+ * node word (the same in every node): non-zero once a second thread has attached
  * (`attachMemory`). Until then no other thread can touch a page's count, and
  * `freePages` drops it without an Atomics call, as an SMP kernel booted on one CPU
  * runs with its lock prefixes patched out (see memory.ts: activateSmp).

@@ -197,6 +197,8 @@ export interface ZoneRef {
   evAlloc: number;
   /** `ev` plus the pgfree counter. */
   evFree: number;
+  /** Word offset in `a` of the node's N_SMP_ACTIVE word. */
+  readonly smpActive: number;
 }
 
 /** Everything `attachMemory` needs to rebuild a Memory in another thread. */
@@ -322,8 +324,6 @@ export class Memory {
   private interleaveNext = 0;
   /** Remote drains that gave up because a CPU's owner did not let go of its lists. */
   pcpDrainTimeouts = 0;
-  /** Index in node 0's data (cpuLockArr) of the N_SMP_ACTIVE word. */
-  private smpActiveIdx = 0;
   private warnedOrder = false;
 
   constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
@@ -350,7 +350,6 @@ export class Memory {
       this.nodeArr.push(sec.i32);
       this.nodeBase.push((paddr - sec.startPfn * PAGE_SIZE) >> 2);
     }
-    this.smpActiveIdx = this.nodeBase[0]! + N_SMP_ACTIVE;
     this.zones = [];
     for (let nid = 0; nid < this.nrNodes; nid++)
       for (let zid = 0; zid < MAX_NR_ZONES; zid++)
@@ -363,6 +362,7 @@ export class Memory {
           ev: 0,
           evAlloc: 0,
           evFree: 0,
+          smpActive: this.nodeBase[nid]! + N_SMP_ACTIVE,
         });
     this.zonelists = [];
     for (let nid = 0; nid < this.nrNodes; nid++) {
@@ -520,7 +520,8 @@ export class Memory {
    */
   activateSmp(): void {
     if (!this.smp) return;
-    Atomics.store(this.cpuLockArr, this.smpActiveIdx, 1);
+    for (let nid = 0; nid < this.nrNodes; nid++)
+      Atomics.store(this.nodeArr[nid]!, this.nodeBase[nid]! + N_SMP_ACTIVE, 1);
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
       const r = this.pcpLockCpu(cpu);
       if (r === false)
@@ -1810,29 +1811,35 @@ export class Memory {
         `free of pfn 0x${pfn.toString(16)} order ${order}: not aligned to its order`,
       );
     const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-    if (a[i + P_FLAGS]! & (1 << PG_reserved) && a[i + P_REFCOUNT]! <= 0) {
+    const f0 = a[i + P_FLAGS]!;
+    if (f0 & (1 << PG_reserved) && a[i + P_REFCOUNT]! <= 0) {
       this.badPage(pfn, 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', false);
       throw new KernelError(
         'EINVAL',
         `free of reserved pfn 0x${pfn.toString(16)} (PG_reserved: memmap, memblock reservation or offline page)`,
       );
     }
+    // The page's zone: its node and zone bits are set at boot and never change.
+    const z = this.zones[(f0 >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f0 >>> ZONES_PGSHIFT) & 3)];
     // page_ref_dec_and_test: atomic on SMP, where a speculative getPage (CAS from a
     // non-zero count) or a racing second free may touch the count at the same time;
     // only the thread that takes it from 1 to 0 frees the page, and one that takes it
     // below 0 reports the double free without touching any list.
     let old: number;
-    if (this.smp) {
+    if (!this.smp) a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
+    else if (z && this.locking) {
       // With one thread attached nothing else can touch the count: a plain drop, read
-      // under this CPU's pcp lock (activateSmp explains why that makes it safe).
-      if (this.locking) this.pcpLockOwn();
-      if (
-        this.locking &&
-        (this.cpuLockArr[this.smpActiveIdx] === 0 || this.breakMode === 'plain-refcount')
-      )
+      // under this CPU's pcp lock (activateSmp explains why that makes it safe). The
+      // zone's node data holds both the lock's revoke mirror and N_SMP_ACTIVE.
+      const za = z.a;
+      if (!this.cpuHold.held || za[z.pcp + PCP_REVOKE] !== 0) this.pcpLockOwnSlow();
+      if (za[z.smpActive] === 0 || this.breakMode === 'plain-refcount')
         a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
       else old = Atomics.sub(a, i + P_REFCOUNT, 1);
-    } else a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
+    } else {
+      if (this.locking) this.pcpLockOwn();
+      old = Atomics.sub(a, i + P_REFCOUNT, 1);
+    }
     if (old !== 1) {
       if (old > 1) return;
       // The broken mode lets the count go below zero unreported.
@@ -1844,13 +1851,13 @@ export class Memory {
     // Read after the count reached zero: flags a previous holder set are visible now.
     const f = a[i + P_FLAGS]!;
     if (
+      z &&
       order === 0 &&
       (f & (PAGE_FLAGS_CHECK_AT_FREE | (1 << PG_head))) === 0 &&
       a[i + P_MAPCOUNT] === -1 &&
       a[i + P_MAPPING] === 0
     ) {
       // free_pages_prepare: a freed page keeps no state (dirty, uptodate, referenced...).
-      const z = this.zones[(f >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f >>> ZONES_PGSHIFT) & 3)]!;
       const za = z.a;
       const ev = z.evFree;
       za[ev] = (za[ev]! + 1) | 0;
@@ -1863,8 +1870,8 @@ export class Memory {
         return;
       }
       // free_unref_page for one page: push on the head of this CPU's list (singly
-      // linked, so no other page is touched).
-      // This CPU's pcp lock was taken above, before the count was dropped.
+      // linked, so no other page is touched). On SMP this CPU's pcp lock was taken
+      // above, before the count was dropped.
       const pb = z.pcp;
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
