@@ -1116,11 +1116,11 @@ export class Memory {
       if (pfn < 0) break;
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
-      // The list it sits on; freePcppagesBulk re-reads the pageblock in case it was
-      // isolated meanwhile.
+      // On a per-CPU list: private = order, index = 0 (the migrate type is the
+      // pageblock's, read again when the page goes back: Linux 6.7 stopped caching it).
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
-      a[i + P_INDEX] = mt;
+      a[i + P_INDEX] = 0;
       this.pcpPushTail(pa, pb, pindex, pfn, a, i);
     }
     this.unlock(z.a, z.b + Z_LOCK);
@@ -1188,8 +1188,21 @@ export class Memory {
    */
   private pcpTakeTail(pa: Int32Array, pb: number, pindex: number, n: number): number[] {
     const all: number[] = [];
-    for (let h = pa[pb + PCP_HEADS + pindex]!; h; h = this.pageField(h - 1, P_NEXT))
+    // A list never holds more entries than the set's page count: a longer walk means the
+    // links are corrupt (a cycle, or a page on two lists), reported and the list dropped
+    // rather than walked forever.
+    const limit = pa[pb + PCP_COUNT]!;
+    for (let h = pa[pb + PCP_HEADS + pindex]!; h; h = this.pageField(h - 1, P_NEXT)) {
+      if (all.length >= limit || !this.pfnValid(h - 1)) {
+        this.warn(
+          `mm: per-CPU list ${pindex} is corrupt (longer than the ${limit} pages counted, or a link outside memory); its pages are abandoned`,
+        );
+        pa[pb + PCP_HEADS + pindex] = 0;
+        pa[pb + PCP_TAILS + pindex] = 0;
+        return [];
+      }
       all.push(h - 1);
+    }
     const keep = Math.max(0, all.length - n);
     const taken = all.slice(keep).reverse();
     if (keep) {
@@ -1230,11 +1243,10 @@ export class Memory {
       if (!pa[pb + PCP_HEADS + pindex]) break; // every list empty: the count was stale
       const order = pindexToOrder(pindex);
       for (const pfn of this.pcpTakeTail(pa, pb, pindex, Math.ceil(count / (1 << order)))) {
-        // The pageblock may have been isolated while the page sat on the list.
-        let mt = this.pageField(pfn, P_INDEX);
-        if (this.getPageblockMigratetype(pfn) === MIGRATE_ISOLATE) mt = MIGRATE_ISOLATE;
+        // The pageblock's type now (it may have been isolated or stolen while the page
+        // sat on the list), as free_pcppages_bulk reads it since Linux 6.7.
+        const mt = this.getPageblockMigratetype(pfn);
         this.setPageField(pfn, P_PRIVATE, 0);
-        this.setPageField(pfn, P_INDEX, 0);
         pa[pb + PCP_COUNT]! -= 1 << order;
         count -= 1 << order;
         freed += 1 << order;
@@ -1451,8 +1463,7 @@ export class Memory {
       a[i + P_FLAGS] = f;
       a[i + P_REFCOUNT] = 1;
       a[i + P_NEXT] = 0; // P_PREV of a list head is already 0
-      a[i + P_PRIVATE] = 0;
-      a[i + P_INDEX] = 0;
+      // private and index of an order-0 page on a per-CPU list are already 0.
       const ev = z.evAlloc;
       za[ev] = (za[ev]! + 1) | 0;
       return pfn;
@@ -1875,7 +1886,7 @@ export class Memory {
       const pb = z.pcp;
       a[i + P_FLAGS] = (f & ~PAGE_FLAGS_CHECK_AT_PREP) | (1 << PG_pcp);
       a[i + P_PRIVATE] = 0;
-      a[i + P_INDEX] = mt;
+      a[i + P_INDEX] = 0;
       const hi = pb + PCP_HEADS + mt; // orderToPindex(mt, 0)
       const h = za[hi]!;
       a[i + P_NEXT] = h;
@@ -1972,7 +1983,7 @@ export class Memory {
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);
       a[i + P_PRIVATE] = order;
-      a[i + P_INDEX] = mt;
+      a[i + P_INDEX] = 0;
       const pindex = orderToPindex(mt, order);
       this.pcpPushHead(pa, pb, pindex, pfn, a, i);
       const count = (pa[pb + PCP_COUNT]! += 1 << order);

@@ -480,8 +480,8 @@ function decodeRaw(raw: RawSections, nodeDataPaddr: readonly number[]): RawView 
             if (f & (1 << PG_buddy)) err(`${name}: pfn ${pfn} has PG_buddy`);
             if (page(pfn, P_PRIVATE) !== order)
               err(`${name}: pfn ${pfn} says order ${page(pfn, P_PRIVATE)}`);
-            if (page(pfn, P_INDEX) !== pindex % MIGRATE_PCPTYPES)
-              err(`${name}: pfn ${pfn} says type ${page(pfn, P_INDEX)}`);
+            if (page(pfn, P_INDEX) !== 0)
+              err(`${name}: pfn ${pfn} has index ${page(pfn, P_INDEX)} (0 on a per-CPU list)`);
             if (((f >>> ZONES_PGSHIFT) & 3) !== zid || f >>> NODES_PGSHIFT !== nid)
               err(`${name}: pfn ${pfn} is in another zone`);
             claim('pcp', pfn, order, name);
