@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyMemory } from '../src/debug.js';
 import { P_REFCOUNT } from '../src/layout.js';
 import { createMemory } from '../src/mm-init.js';
+import { refLoop } from './fixtures/ref-loop.js';
 
 const bootstrap = new URL('../../../scripts/ts-worker.mjs', import.meta.url);
 const script = new URL('./fixtures/alloc-worker.ts', import.meta.url).href;
@@ -261,17 +262,7 @@ describe('page reference counts once a second thread attaches', () => {
     const done = message();
     Atomics.store(start, 1, 1);
     Atomics.notify(start, 1);
-    let errors = 0;
-    for (let r = 0; r < rounds && !errors; r++)
-      for (const pfn of pfns) {
-        try {
-          mem.getPage(pfn);
-          mem.freePages(pfn, 0);
-        } catch {
-          errors++; // a lost update surfaced as a double free or a bad page: stop
-          break;
-        }
-      }
+    const errors = refLoop(mem, pfns, rounds);
     mem.releasePcpLocks();
     const worker = (await done) as { errors: number };
     await w.terminate();
