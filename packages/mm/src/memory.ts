@@ -244,7 +244,13 @@ const PCP_REMOTE_TIMEOUT_MS = 1000;
 /** How long a CPU's own thread waits for its lists before reporting EBUSY. */
 const PCP_OWN_TIMEOUT_MS = 5000;
 /** Placeholder until a Memory's CPU is set. */
-const NO_HOLD: PcpHold = { held: false, a: new Int32Array(1), idx: 0, mirrors: [] };
+const NO_HOLD: PcpHold = {
+  held: false,
+  a: new Int32Array(1),
+  idx: 0,
+  mirrors: [],
+  staleRevoke: -1,
+};
 
 /**
  * The memory of one machine and its page allocator.
@@ -475,6 +481,13 @@ export class Memory {
       this.pcpLockOwnSlow();
   }
 
+  /** pcpLockOwn that returns false instead of throwing when the lists cannot be had. */
+  private pcpTryOwn(): boolean {
+    if (!this.locking || (this.cpuHold.held && this.cpuLockArr[this.cpuRevokeIdx] === 0))
+      return true;
+    return pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS);
+  }
+
   /** @throws KernelError EBUSY if another thread keeps this CPU's lists (see pcpLockOwnerSlow). */
   private pcpLockOwnSlow(): void {
     if (!pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS))
@@ -523,7 +536,13 @@ export class Memory {
     for (let nid = 0; nid < this.nrNodes; nid++)
       Atomics.store(this.nodeArr[nid]!, this.nodeBase[nid]! + N_SMP_ACTIVE, 1);
     for (let cpu = 0; cpu < this.nrCpus; cpu++) {
-      const r = this.pcpLockCpu(cpu);
+      // Every CPU as a remote one (this instance's own CPU is not claimed yet).
+      const r = pcpLockRemote(
+        this.cpuLockArr,
+        this.cpuLockWord(cpu),
+        PCP_REMOTE_TIMEOUT_MS,
+        this.revokeMirrors(cpu),
+      );
       if (r === false)
         throw new KernelError(
           'EBUSY',
@@ -1975,10 +1994,11 @@ export class Memory {
       this.sections[pfn >>> this.sectionShift]!.usemap[
         (pfn & this.sectionMask) >>> pageblock_order
       ]!;
-    if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES) {
+    // The count is already 0: if this CPU's lists cannot be had, the buddy lists take
+    // the block rather than an EBUSY losing it.
+    if (order <= PAGE_ALLOC_COSTLY_ORDER && mt < MIGRATE_PCPTYPES && this.pcpTryOwn()) {
       const pa = z.a;
       const pb = z.pcp;
-      this.pcpLockOwn();
       const a = this.secI32[pfn >>> this.sectionShift]!;
       const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
       a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_pcp);

@@ -10,8 +10,9 @@
  *
  * - the owner's operations check only a JS flag and, with a plain read, the pcp word
  *   PCP_REVOKE, which counts threads waiting for the lock;
- * - when the owner sees PCP_REVOKE non-zero it drops the lock, waits until the waiters
- *   have taken it, and takes it again afterwards;
+ * - when the owner sees PCP_REVOKE non-zero it drops the lock, waits until a waiter
+ *   has taken it (at most a second: a waiter terminated while it waited never comes),
+ *   and takes it again afterwards;
  * - every lock still held is dropped in a microtask, i.e. as soon as the thread's
  *   current synchronous run ends, before it waits for anything in its event loop;
  * - a thread that wants the lock (a remote drain, or a second thread claiming the same
@@ -51,6 +52,8 @@ export interface PcpHold {
   readonly idx: number;
   /** The lock's PCP_REVOKE mirrors (see {@link RevokeMirror}). */
   readonly mirrors: readonly RevokeMirror[];
+  /** A PCP_REVOKE count no waiter came for (see pcpLockOwnerSlow); -1: none. */
+  staleRevoke: number;
 }
 
 const holdsByBuffer = new WeakMap<ArrayBufferLike, Map<number, PcpHold>>();
@@ -67,7 +70,7 @@ export function pcpHoldFor(a: Int32Array, idx: number, mirrors: readonly RevokeM
   if (!m) holdsByBuffer.set(a.buffer, (m = new Map<number, PcpHold>()));
   const key = a.byteOffset / 4 + idx;
   let h = m.get(key);
-  if (!h) m.set(key, (h = { held: false, a, idx, mirrors }));
+  if (!h) m.set(key, (h = { held: false, a, idx, mirrors, staleRevoke: -1 }));
   return h;
 }
 
@@ -86,28 +89,49 @@ function lockAnnounced(
   const r = idx + PCP_REVOKE;
   Atomics.add(a, r, 1);
   for (const m of mirrors) Atomics.add(m.a, m.idx, 1);
-  const got = spinLockTimeout(a, idx, timeoutMs);
-  for (const m of mirrors) Atomics.sub(m.a, m.idx, 1);
-  Atomics.sub(a, r, 1);
-  Atomics.notify(a, r);
-  return got;
+  try {
+    return spinLockTimeout(a, idx, timeoutMs);
+  } finally {
+    for (const m of mirrors) Atomics.sub(m.a, m.idx, 1);
+    Atomics.sub(a, r, 1);
+    Atomics.notify(a, r);
+  }
 }
+
+/** Longest an owner that let go waits for an announced waiter to take the lock. */
+const HANDOFF_MS = 1000;
 
 /**
  * Slow path of the owner's lock: takes the lock (or, when a waiter asked for it, hands
  * it over first) and keeps it until the end of this synchronous run. Before it waits it
- * lets go of every other lock this thread holds lazily, so a waiting thread never holds
- * one. Returns false if the lock was not free within `timeoutMs`.
+ * lets go of every lock this thread holds lazily, so a waiting thread never holds one.
+ * Returns false if the lock was not free within `timeoutMs`.
+ *
+ * A hand-over waits until a waiter has taken the lock (or every waiter withdrew), at
+ * most HANDOFF_MS: a count left raised by a waiter that never comes (a worker terminated
+ * while it waited) is remembered in `staleRevoke` and no longer yielded to, so that
+ * CPU's owners pay a function call per operation instead of waiting forever.
  */
 export function pcpLockOwnerSlow(h: PcpHold, timeoutMs: number): boolean {
   const { a, idx } = h;
   if (h.held) {
-    // A waiter announced itself: let it in, then wait until every waiter has the lock.
-    h.held = false;
-    heldNow = heldNow.filter((x) => x !== h);
-    spinUnlock(a, idx);
     const r = idx + PCP_REVOKE;
-    for (let v = Atomics.load(a, r); v !== 0; v = Atomics.load(a, r)) Atomics.wait(a, r, v, 50);
+    const v = Atomics.load(a, r);
+    if (v === 0 || v === h.staleRevoke) return true; // no live request (a mirror's lag, or a dead waiter)
+    pcpReleaseAll(); // lets go of this lock too
+    let left = Math.min(timeoutMs, HANDOFF_MS);
+    for (;;) {
+      if (Atomics.load(a, idx) !== 0) break; // a waiter has it
+      const now = Atomics.load(a, r);
+      if (now === 0) break; // every waiter withdrew
+      if (left <= 0) {
+        h.staleRevoke = now;
+        break;
+      }
+      const slice = Math.min(left, 10);
+      Atomics.wait(a, r, now, slice); // a waiter that took the lock withdraws and wakes us
+      left -= slice;
+    }
   }
   if (Atomics.compareExchange(a, idx, 0, 1) !== 0) {
     pcpReleaseAll();
