@@ -241,11 +241,19 @@ describe('real RCU, QSBR flavor', () => {
       Atomics.store(h, readerLine(0) + R_CTR, stale);
       const gp = a.synchronizeRcu();
       expect(await stillPending(gp, 50)).toBe(true);
-      // A real quiescent state (load the current counter, store it) releases it.
-      Atomics.store(h, readerLine(0) + R_CTR, Atomics.load(h, GP_CTR));
-      await sleep(5);
-      Atomics.store(h, readerLine(0) + R_CTR, Atomics.load(h, GP_CTR));
+      // Real quiescent states (load the current counter, store it) release it: one per
+      // phase, so the reader keeps announcing, as a QSBR reader does, until it is done
+      // (two announcements 5 ms apart could both fall in the first phase on a busy host).
+      let done = false;
+      void gp.then(() => (done = true));
+      const announce = (async () => {
+        for (let k = 0; k < 400 && !done; k++) {
+          Atomics.store(h, readerLine(0) + R_CTR, Atomics.load(h, GP_CTR));
+          await sleep(5);
+        }
+      })();
       await within(gp, 2000, 'grace period');
+      await announce;
     });
   });
 });
