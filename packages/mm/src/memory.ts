@@ -1218,6 +1218,8 @@ export class Memory {
         );
         pa[pb + PCP_HEADS + pindex] = 0;
         pa[pb + PCP_TAILS + pindex] = 0;
+        const lost = all.length << pindexToOrder(pindex);
+        pa[pb + PCP_COUNT] = Math.max(0, pa[pb + PCP_COUNT]! - lost);
         return [];
       }
       all.push(h - 1);
@@ -1842,6 +1844,17 @@ export class Memory {
       );
     const i = MEMMAP_WORD + ((pfn & this.sectionMask) << 3);
     const f0 = a[i + P_FLAGS]!;
+    // The page's zone: its node and zone bits are set at boot and never change, so bits
+    // naming no zone are a corrupt page, reported before anything changes.
+    const zid = (f0 >>> ZONES_PGSHIFT) & 3;
+    const nid = f0 >>> NODES_PGSHIFT;
+    if (zid >= MAX_NR_ZONES || nid >= this.nrNodes) {
+      this.badPage(pfn, 'page flags name no zone', false);
+      throw new KernelError(
+        'EINVAL',
+        `free of pfn 0x${pfn.toString(16)}: its flags name node ${nid} zone ${zid}, which do not exist`,
+      );
+    }
     if (f0 & (1 << PG_reserved) && a[i + P_REFCOUNT]! <= 0) {
       this.badPage(pfn, 'PAGE_FLAGS_CHECK_AT_FREE flag(s) set', false);
       throw new KernelError(
@@ -1849,15 +1862,14 @@ export class Memory {
         `free of reserved pfn 0x${pfn.toString(16)} (PG_reserved: memmap, memblock reservation or offline page)`,
       );
     }
-    // The page's zone: its node and zone bits are set at boot and never change.
-    const z = this.zones[(f0 >>> NODES_PGSHIFT) * MAX_NR_ZONES + ((f0 >>> ZONES_PGSHIFT) & 3)];
+    const z = this.zones[nid * MAX_NR_ZONES + zid]!;
     // page_ref_dec_and_test: atomic on SMP, where a speculative getPage (CAS from a
     // non-zero count) or a racing second free may touch the count at the same time;
     // only the thread that takes it from 1 to 0 frees the page, and one that takes it
     // below 0 reports the double free without touching any list.
     let old: number;
     if (!this.smp) a[i + P_REFCOUNT] = (old = a[i + P_REFCOUNT]!) - 1;
-    else if (z && this.locking) {
+    else if (this.locking) {
       // With one thread attached nothing else can touch the count: a plain drop, read
       // under this CPU's pcp lock (activateSmp explains why that makes it safe). The
       // zone's node data holds both the lock's revoke mirror and N_SMP_ACTIVE.
@@ -1881,7 +1893,6 @@ export class Memory {
     // Read after the count reached zero: flags a previous holder set are visible now.
     const f = a[i + P_FLAGS]!;
     if (
-      z &&
       order === 0 &&
       (f & (PAGE_FLAGS_CHECK_AT_FREE | (1 << PG_head))) === 0 &&
       a[i + P_MAPCOUNT] === -1 &&

@@ -161,6 +161,9 @@ export function undoIsolatePageRange(
 function unsetMigratetypeIsolate(mem: Memory, p: number, migratetype: number): void {
   const z = mem.pageZone(p);
   spinLock(z.a, z.b + Z_LOCK);
+  // A free block that merged this pageblock with an isolated neighbour is split first,
+  // or this pageblock's pages would stay on the neighbour's isolate list.
+  mem.splitFreeBlockAt(z, p, p, p + pageblock_nr_pages);
   mem.setPageblockMigratetype(p, migratetype);
   // Re-free each free block so it is counted again and merges across the pageblock.
   for (let q = p; q < p + pageblock_nr_pages;) {
