@@ -292,8 +292,6 @@ export class Memory {
   readonly mappings = new MappingRegistry();
   /** Each section's words by section number (the memmap starts at MEMMAP_WORD). */
   private readonly secI32: (Int32Array | undefined)[];
-  /** Each section's pageblock migrate types by section number. */
-  private readonly secUsemap: (Uint8Array | undefined)[];
   private cpuNr = 0;
   /** Offset of this CPU's event counters inside node data. */
   private cpuEvOff = cpuEventsBase(0);
@@ -335,7 +333,6 @@ export class Memory {
   constructor(h: MemoryHandle, sections: (MemSection | undefined)[]) {
     this.sections = sections;
     this.secI32 = sections.map((sec) => sec?.i32);
-    this.secUsemap = sections.map((sec) => sec?.usemap);
     this.sectionBytes = h.sectionBytes;
     this.sectionShift = Math.log2(h.sectionBytes / PAGE_SIZE);
     this.sectionMask = (1 << this.sectionShift) - 1;
@@ -477,8 +474,7 @@ export class Memory {
    * so the common case is a flag test and one plain read.
    */
   private pcpLockOwn(): void {
-    if (this.locking && (!this.cpuHold.held || this.cpuLockArr[this.cpuRevokeIdx] !== 0))
-      this.pcpLockOwnSlow();
+    if (!this.pcpTryOwn()) this.pcpBusy();
   }
 
   /** pcpLockOwn that returns false instead of throwing when the lists cannot be had. */
@@ -488,13 +484,17 @@ export class Memory {
     return pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS);
   }
 
-  /** @throws KernelError EBUSY if another thread keeps this CPU's lists (see pcpLockOwnerSlow). */
+  /** The fast paths' slow path, once they have read the revoke request themselves. */
   private pcpLockOwnSlow(): void {
-    if (!pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS))
-      throw new KernelError(
-        'EBUSY',
-        `CPU ${this.cpuNr}'s per-CPU page lists are held by another thread that did not let go within ${PCP_OWN_TIMEOUT_MS} ms (a thread attached as the same CPU that is blocked, or a worker terminated in the middle of a run)`,
-      );
+    if (!pcpLockOwnerSlow(this.cpuHold, PCP_OWN_TIMEOUT_MS)) this.pcpBusy();
+  }
+
+  /** @throws KernelError EBUSY: another thread keeps this CPU's lists (see pcpLockOwnerSlow). */
+  private pcpBusy(): never {
+    throw new KernelError(
+      'EBUSY',
+      `CPU ${this.cpuNr}'s per-CPU page lists are held by another thread that did not let go within ${PCP_OWN_TIMEOUT_MS} ms (a thread attached as the same CPU that is blocked, or a worker terminated in the middle of a run)`,
+    );
   }
 
   /**

@@ -75,24 +75,13 @@ export async function runWorkers(
   return results;
 }
 
-/** One worker as CPU 1 in `role`; `next()` resolves with its next message. */
-function oneWorker(
-  mem: ReturnType<typeof createMemory>,
-  role: 'hold' | 'kernel-only',
-): { w: Worker; start: Int32Array; next: () => Promise<unknown> } {
-  const start = new Int32Array(new SharedArrayBuffer(16));
+/** A worker running `fixture` with `data`; `next()` resolves with its next message. */
+function startWorker(
+  fixture: string,
+  data: Record<string, unknown>,
+): { w: Worker; next: () => Promise<unknown> } {
   const w = new Worker(bootstrap, {
-    workerData: {
-      script,
-      handle: mem.handle(),
-      id: 1,
-      cpu: 1,
-      iterations: 0,
-      seed: 1,
-      maxOrder: 0,
-      start,
-      role,
-    },
+    workerData: { script: new URL(fixture, import.meta.url).href, ...data },
     execArgv: ['--conditions=@kern/source'],
   });
   const next = (): Promise<unknown> =>
@@ -100,6 +89,25 @@ function oneWorker(
       w.once('message', resolve);
       w.once('error', reject);
     });
+  return { w, next };
+}
+
+/** One worker as CPU 1 in `role`; `next()` resolves with its next message. */
+function oneWorker(
+  mem: ReturnType<typeof createMemory>,
+  role: 'hold' | 'kernel-only',
+): { w: Worker; start: Int32Array; next: () => Promise<unknown> } {
+  const start = new Int32Array(new SharedArrayBuffer(16));
+  const { w, next } = startWorker('./fixtures/alloc-worker.ts', {
+    handle: mem.handle(),
+    id: 1,
+    cpu: 1,
+    iterations: 0,
+    seed: 1,
+    maxOrder: 0,
+    start,
+    role,
+  });
   return { w, start, next };
 }
 
@@ -248,21 +256,12 @@ describe('page reference counts once a second thread attaches', () => {
     if (plainRefcount) mem.debugBreak = 'plain-refcount';
     const start = new Int32Array(new SharedArrayBuffer(8));
     const rounds = 200_000;
-    const w = new Worker(bootstrap, {
-      workerData: {
-        script: new URL('./fixtures/ref-worker.ts', import.meta.url).href,
-        handle: mem.handle(),
-        pfns,
-        rounds,
-        start,
-      },
-      execArgv: ['--conditions=@kern/source'],
+    const { w, next: message } = startWorker('./fixtures/ref-worker.ts', {
+      handle: mem.handle(),
+      pfns,
+      rounds,
+      start,
     });
-    const message = (): Promise<unknown> =>
-      new Promise((resolve, reject) => {
-        w.once('message', resolve);
-        w.once('error', reject);
-      });
     expect(await message()).toBe('attached');
     const done = message();
     Atomics.store(start, 1, 1);
