@@ -10,6 +10,7 @@ import { NOTIFY_OK, NotifierChain } from '../src/notifier.js';
 import { createPrintk } from '../src/printk.js';
 import { createRng } from '../src/random.js';
 import { createScheduler } from '../src/sched.js';
+import { createTopology } from '../src/topology.js';
 
 const clock = new VirtualClock();
 
@@ -158,4 +159,44 @@ printTable(
   ]),
   'count a Uint8Array of flags',
 );
+
+// Scale: what a 65,536-CPU scheduler and a 4,194,304-CPU topology cost against the same
+// work on 4 CPUs. Neither should cost per CPU; these rows replace the wall-clock bounds
+// the unit tests used to assert (test/sched.test.ts, test/topology.test.ts > scale).
+function spreadTasks(nrCpus: number): number {
+  const s = createScheduler({ nrCpus, seed: 1, clock: new VirtualClock() });
+  let finished = 0;
+  for (let i = 0; i < 2000; i++)
+    s.spawn({ name: `k${i}` }, function* (ctx) {
+      yield ctx.sleep(ctx.rng.below(1000));
+      yield;
+      finished++;
+    });
+  s.run();
+  return finished;
+}
+printTable(
+  'scale: make a scheduler and run 2,000 tasks spread over it',
+  runCases([
+    { name: '4 CPUs', ops: 3, run: (n) => repeat(n, () => spreadTasks(4)) },
+    { name: '65,536 CPUs', ops: 3, run: (n) => repeat(n, () => spreadTasks(65_536)) },
+  ]),
+  '4 CPUs',
+);
+const topo = (nrCpus: number, nrNodes: number) => () =>
+  createTopology({ nrCpus, nrNodes, packagesPerNode: 2, threadsPerCore: 2 }).online.weight();
+printTable(
+  'scale: make a topology and count its online CPUs',
+  runCases([
+    { name: '4,096 CPUs on 1 node', ops: 3, run: (n) => repeat(n, topo(4096, 1)) },
+    { name: '4,194,304 CPUs on 1024 nodes', ops: 3, run: (n) => repeat(n, topo(NR, 1024)) },
+  ]),
+  '4,096 CPUs on 1 node',
+);
+
+function repeat(n: number, f: () => number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) s += f();
+  return s;
+}
 printEnv();

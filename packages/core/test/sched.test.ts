@@ -626,8 +626,9 @@ describe('CPU hotplug', () => {
 });
 
 describe('scale', () => {
-  it('makes a 65,536-CPU scheduler cheaply and runs tasks spread over it', () => {
-    const t0 = performance.now();
+  // How cheap this is (it should not cost per CPU) is measured in bench/index.ts
+  // ("scale"), not timed here: a unit test's verdict never depends on the host's speed.
+  it('makes a 65,536-CPU scheduler and runs tasks spread over it', () => {
     const s = createScheduler({ nrCpus: 65_536, seed: 1, clock: new VirtualClock() });
     expect(s.isIdle(65_535)).toBe(true);
     const done = createCompletion();
@@ -644,7 +645,6 @@ describe('scale', () => {
     const r = s.run();
     expect(r.reason).toBe('idle');
     expect(finished).toBe(2000);
-    expect(performance.now() - t0).toBeLessThan(3000);
   });
 
   it('makes a 4,194,304-CPU scheduler', () => {

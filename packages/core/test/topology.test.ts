@@ -59,8 +59,8 @@ describe('createTopology layout', () => {
   });
 
   it('handles 4,194,304 CPUs on 1024 nodes without per-CPU objects', () => {
+    // Its cost is measured in bench/index.ts ("scale"), not timed here.
     const nrCpus = 4_194_304;
-    const t0 = performance.now();
     const t = createTopology({
       nrCpus,
       nrNodes: MAX_NUMNODES,
@@ -77,7 +77,6 @@ describe('createTopology layout', () => {
     expect(t.cpumaskOfNode(512).toList()).toBe('2097152-2101247');
     expect(t.online.weight()).toBe(nrCpus);
     expect(t.nodesByDistance(1023).slice(0, 3)).toEqual([1023, 0, 1]);
-    expect(performance.now() - t0).toBeLessThan(2000);
   });
 });
 

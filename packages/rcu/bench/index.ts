@@ -6,8 +6,10 @@
  */
 import { printEnv, quick } from '../../../scripts/bench-harness.js';
 import { runRealBench } from './real.js';
+import { runRwsemBench } from './rwsem.js';
 import { runSimBench } from './sim.js';
 
 await runSimBench(quick);
 await runRealBench(quick);
+await runRwsemBench(quick);
 printEnv();

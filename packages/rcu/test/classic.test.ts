@@ -82,15 +82,13 @@ describe('bulk driver: Tree RCU at scale', () => {
     expect(rs.idleWakeups).toBe(1);
   });
 
-  it('simulates a 262,144-CPU grace period in under a second', () => {
+  // The wall time this takes is a bench row (bench/sim.ts), not a test verdict.
+  it('simulates a 262,144-CPU grace period', () => {
     const plan = planBulkGp(262_144, { seed: 2 });
     const rs = createRcuState({ nrCpus: 262_144, clock: new VirtualClock() });
-    const t0 = performance.now();
     const r = runTreeGpBulk(rs, plan);
-    const ms = performance.now() - t0;
     expect(r.callbackInvoked).toBe(true);
     expect(r.idleWakeups).toBe(0);
-    expect(ms).toBeLessThan(1000);
   });
 
   it('runs back-to-back grace periods on the same state', () => {
