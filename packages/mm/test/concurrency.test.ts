@@ -142,7 +142,7 @@ describe('two worker threads on one machine', () => {
       caught = corrupt + crashed + verifyMemory(mem).errors.length;
     }
     expect(caught).toBeGreaterThan(0);
-  }, 240_000);
+  }, 600_000);
 });
 
 describe("draining another CPU's lists while it uses them", () => {
@@ -255,18 +255,20 @@ describe('page reference counts once a second thread attaches', () => {
     const pfns = Array.from({ length: 4 }, () => mem.allocPage()!);
     if (plainRefcount) mem.debugBreak = 'plain-refcount';
     const start = new Int32Array(new SharedArrayBuffer(8));
+    const finished = new Int32Array(new SharedArrayBuffer(4));
     const rounds = 200_000;
     const { w, next: message } = startWorker('./fixtures/ref-worker.ts', {
       handle: mem.handle(),
       pfns,
       rounds,
       start,
+      done: finished,
     });
     expect(await message()).toBe('attached');
     const done = message();
     Atomics.store(start, 1, 1);
     Atomics.notify(start, 1);
-    const errors = refLoop(mem, pfns, rounds);
+    const errors = refLoop(mem, pfns, rounds, finished);
     mem.releasePcpLocks();
     const worker = (await done) as { errors: number };
     await w.terminate();
@@ -279,9 +281,10 @@ describe('page reference counts once a second thread attaches', () => {
   }, 120_000);
 
   it('negative control: plain drops after a second thread attached lose updates', async () => {
-    // A race: retried a few times, it shows up within the first run or two.
+    // A race: it shows up within the first run or two on a quiet host; a loaded one may
+    // rarely run the two threads at once, so it is retried up to 12 times.
     let caught = 0;
-    for (let k = 0; k < 4 && caught === 0; k++) caught = await refRace(true);
+    for (let k = 0; k < 12 && caught === 0; k++) caught = await refRace(true);
     expect(caught).toBeGreaterThan(0);
-  }, 240_000);
+  }, 600_000);
 });
