@@ -29,6 +29,7 @@
  *      kernel/sched/completion.c, include/linux/preempt.h
  */
 
+import { describeValue } from './describe.js';
 import { KernelError, isKernelError } from './errno.js';
 import type { VirtualClock, Timer } from './clock.js';
 import { createRng } from './random.js';
@@ -1172,10 +1173,6 @@ class SchedulerImpl implements Scheduler {
     for (const t of runnable) this.enqueue(t, this.pickCpu(cpu));
     for (const t of mine) if (t.state === 'sleeping') t.cpu = this.pickCpu(cpu);
   }
-}
-
-function describeValue(v: unknown): string {
-  return typeof v === 'object' && v !== null ? 'an object' : String(v);
 }
 
 function asImpl(wq: WaitQueue): WaitQueueImpl {
