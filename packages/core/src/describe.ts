@@ -95,3 +95,12 @@ export function describeValue(v: unknown): string {
     return 'an object';
   }
 }
+
+/**
+ * A number as itself (`7`), anything else as {@link describeValue} names it (`'7'
+ * (string)`): for messages such as `CPU ${shown(cpu)} is out of range` that print a value
+ * which should have been a number. Internal to @kern/core (not exported from its index).
+ */
+export function shown(v: unknown): string {
+  return typeof v === 'number' ? String(v) : describeValue(v);
+}
