@@ -13,4 +13,7 @@ export default defineConfig({
   // constants come first; see packages/mm/src/layout.ts). Without it every constant is a
   // module-level `var` in the bundle, loaded from memory on each use in hot paths.
   minifySyntax: true,
+  // Keep `node:crypto` / `node:worker_threads` as written: a bare `crypto` is an npm
+  // package name to bundlers and to runtimes other than Node. check-pack enforces it.
+  removeNodeProtocol: false,
 });

@@ -6,6 +6,7 @@
  * @see kernel/time/timer.c, kernel/time/hrtimer.c
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError } from './errno.js';
 
 /** Nanoseconds per second. @see include/vdso/time64.h */
@@ -61,12 +62,23 @@ export class VirtualClock implements Clock {
    *   not a positive integer dividing 1,000,000,000.
    */
   constructor(options: { startNs?: number; hz?: number } = {}) {
+    if (typeof options !== 'object' || options === null)
+      throw new KernelError(
+        'EINVAL',
+        `clock options must be an object such as { hz: 1000 }, got ${describeValue(options)}`,
+      );
     this.now = options.startNs ?? 0;
     this.hz = options.hz ?? 1000;
     if (!Number.isSafeInteger(this.now) || this.now < 0)
-      throw new KernelError('EINVAL', `clock start ${this.now} is not a non-negative integer`);
+      throw new KernelError(
+        'EINVAL',
+        `clock start ${shown(this.now)} is not a non-negative integer`,
+      );
     if (!Number.isInteger(this.hz) || this.hz <= 0 || NSEC_PER_SEC % this.hz !== 0)
-      throw new KernelError('EINVAL', `HZ ${this.hz} must divide 1000000000`);
+      throw new KernelError(
+        'EINVAL',
+        `HZ ${shown(this.hz)} must be an integer dividing 1000000000`,
+      );
   }
 
   /** Current virtual time in nanoseconds since boot. @see kernel/time/timekeeping.c: ktime_get */
@@ -86,7 +98,15 @@ export class VirtualClock implements Clock {
    */
   addTimer(delayNs: number, fn: () => void): Timer {
     if (!Number.isFinite(delayNs) || delayNs < 0)
-      throw new KernelError('EINVAL', `timer delay ${delayNs} ns is not a non-negative number`);
+      throw new KernelError(
+        'EINVAL',
+        `timer delay ${shown(delayNs)} ns is not a non-negative number`,
+      );
+    if (typeof fn !== 'function')
+      throw new KernelError(
+        'EINVAL',
+        `timer callback must be a function, got ${describeValue(fn)}`,
+      );
     const t: TimerEntry = {
       expires: this.now + Math.ceil(delayNs),
       pending: true,
@@ -134,6 +154,11 @@ export class VirtualClock implements Clock {
    * @see kernel/time/timer.c: __run_timers
    */
   advanceTo(targetNs: number): void {
+    if (typeof targetNs !== 'number' || Number.isNaN(targetNs))
+      throw new KernelError(
+        'EINVAL',
+        `clock target must be a number of ns, got ${describeValue(targetNs)}`,
+      );
     if (!(targetNs >= this.now))
       throw new KernelError(
         'EINVAL',
@@ -158,7 +183,10 @@ export class VirtualClock implements Clock {
    */
   advance(deltaNs: number): void {
     if (!Number.isFinite(deltaNs) || deltaNs < 0)
-      throw new KernelError('EINVAL', `clock advance ${deltaNs} ns is not a non-negative number`);
+      throw new KernelError(
+        'EINVAL',
+        `clock advance ${shown(deltaNs)} ns is not a non-negative number`,
+      );
     this.advanceTo(this.now + deltaNs);
   }
 

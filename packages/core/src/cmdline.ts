@@ -5,6 +5,7 @@
  *      kernel/crash_reserve.c (parse_crashkernel), Documentation/admin-guide/kernel-parameters.txt
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError } from './errno.js';
 
 const SUFFIXES = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
@@ -13,10 +14,13 @@ const SUFFIXES = ['K', 'M', 'G', 'T', 'P', 'E'] as const;
  * Parses a size at the start of `s` as `memparse()` does: a number (decimal, `0x` hex or
  * leading-`0` octal) with an optional K/M/G/T/P/E suffix (either case). Returns the value
  * and the unparsed rest, or null if `s` does not start with a number.
- * @throws KernelError ERANGE if the value is not a safe integer.
+ * @throws KernelError ERANGE if the value is not a safe integer; EINVAL if `s` is not a
+ *   string.
  * @see lib/cmdline.c: memparse
  */
 export function memparsePrefix(s: string): { value: number; rest: string } | null {
+  if (typeof s !== 'string')
+    throw new KernelError('EINVAL', `memparsePrefix: expected a string, got ${describeValue(s)}`);
   const m = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)([kKmMgGtTpPeE]?)/.exec(s);
   if (!m) return null;
   const digits = m[1]!;
@@ -32,11 +36,26 @@ export function memparsePrefix(s: string): { value: number; rest: string } | nul
 }
 
 /**
- * Parses a whole size string: `4096`, `64K`, `64M`, `1G`, `2T`, `0x1000`.
- * @throws KernelError EINVAL naming the string if it is not a size; ERANGE if too large.
+ * Parses a whole size string: `4096`, `64K`, `64M`, `1G`, `2T`, `0x1000`. A number is
+ * taken as a count of bytes and returned as it is if it is a non-negative safe integer
+ * (Linux's memparse takes only strings; a JS caller passing `4096` means 4096 bytes).
+ * @throws KernelError EINVAL naming the string if it is not a size, or the value and its
+ *   type if it is neither a string nor a non-negative safe integer; ERANGE if too large.
  * @see lib/cmdline.c: memparse
  */
-export function memparse(s: string): number {
+export function memparse(s: string | number): number {
+  if (typeof s === 'number') {
+    if (Number.isSafeInteger(s) && s >= 0) return s;
+    throw new KernelError(
+      'EINVAL',
+      `${shown(s)} is not a size: a number of bytes must be a non-negative safe integer`,
+    );
+  }
+  if (typeof s !== 'string')
+    throw new KernelError(
+      'EINVAL',
+      `a size is a string such as '64M' or a number of bytes, got ${describeValue(s)}`,
+    );
   const r = memparsePrefix(s.trim());
   if (!r || r.rest !== '')
     throw new KernelError('EINVAL', `'${s}' is not a size (expected e.g. 4096, 64K, 64M, 1G, 2T)`);
@@ -46,10 +65,11 @@ export function memparse(s: string): number {
 /**
  * Formats a size with the largest suffix that divides it exactly (`67108864` → `64M`).
  * @throws KernelError EINVAL if `bytes` is not a non-negative safe integer.
+ * @see lib/cmdline.c: memparse (the suffixes it reads)
  */
 export function formatMemSize(bytes: number): string {
   if (!Number.isSafeInteger(bytes) || bytes < 0)
-    throw new KernelError('EINVAL', `size ${bytes} is not a non-negative integer`);
+    throw new KernelError('EINVAL', `size ${shown(bytes)} is not a non-negative integer`);
   if (bytes === 0) return '0';
   let value = BigInt(bytes);
   let i = -1;
@@ -86,10 +106,16 @@ export type CrashkernelSpec =
 
 /**
  * Parses a `crashkernel=` value.
- * @throws KernelError EINVAL naming the offending part.
+ * @throws KernelError EINVAL naming the offending part, or the value and its type if it
+ *   is not a string.
  * @see kernel/crash_reserve.c: parse_crashkernel_mem, parse_crashkernel_simple, parse_crashkernel_suffix
  */
 export function parseCrashkernel(value: string): CrashkernelSpec {
+  if (typeof value !== 'string')
+    throw new KernelError(
+      'EINVAL',
+      `crashkernel: expected a string such as '256M' or '512M-2G:64M,2G-:128M', got ${describeValue(value)}`,
+    );
   const bad = (why: string): KernelError =>
     new KernelError('EINVAL', `crashkernel: ${why} in '${value}'`);
   const first = memparsePrefix(value);
@@ -150,11 +176,27 @@ export function parseCrashkernel(value: string): CrashkernelSpec {
   throw bad(`unexpected '${first.rest}'`);
 }
 
+function checkSpec(spec: unknown): asserts spec is CrashkernelSpec {
+  const kind = typeof spec === 'object' && spec !== null ? (spec as { kind?: unknown }).kind : null;
+  if (
+    kind === 'fixed' ||
+    (kind === 'ranges' && Array.isArray((spec as { ranges?: unknown }).ranges))
+  )
+    return;
+  throw new KernelError(
+    'EINVAL',
+    `crashkernel: expected a spec from parseCrashkernel ({ kind: 'fixed' | 'ranges', … }), got ${describeValue(spec)}`,
+  );
+}
+
 /**
  * Formats a {@link CrashkernelSpec} back into its command-line value.
- * @throws KernelError EINVAL if a size or offset is not a non-negative safe integer.
+ * @throws KernelError EINVAL if `spec` is not a spec, or a size or offset is not a
+ *   non-negative safe integer.
+ * @see kernel/crash_reserve.c: parse_crashkernel (the syntax it reads)
  */
 export function formatCrashkernel(spec: CrashkernelSpec): string {
+  checkSpec(spec);
   const off = spec.offset === undefined ? '' : `@${formatMemSize(spec.offset)}`;
   if (spec.kind === 'fixed' && spec.offset !== undefined && spec.placement)
     throw new KernelError('EINVAL', 'crashkernel: an offset and ,high/,low cannot be combined');
@@ -174,12 +216,20 @@ export function formatCrashkernel(spec: CrashkernelSpec): string {
  * for the range form, the first range with `start <= systemRam < end`; null if none
  * matches (no reservation), as Linux's `parse_crashkernel_mem` leaves the size 0.
  *
+ * @throws KernelError EINVAL if `spec` is not a spec or `systemRam` is not a
+ *   non-negative safe integer.
  * @see kernel/crash_reserve.c: parse_crashkernel_mem
  */
 export function resolveCrashkernel(
   spec: CrashkernelSpec,
   systemRam: number,
 ): { size: number; base?: number } | null {
+  checkSpec(spec);
+  if (!Number.isSafeInteger(systemRam) || systemRam < 0)
+    throw new KernelError(
+      'EINVAL',
+      `crashkernel: system RAM ${shown(systemRam)} is not a non-negative integer of bytes`,
+    );
   let size: number | undefined;
   if (spec.kind === 'fixed') size = spec.size;
   else
@@ -252,10 +302,12 @@ export interface BootParams {
 /**
  * Splits a command line into words the way `next_arg()` does: whitespace separates,
  * double quotes group (`name="a b"`), quotes are removed from the value.
- * @throws KernelError EINVAL on an unterminated quote.
+ * @throws KernelError EINVAL on an unterminated quote (naming the 0-based column of the
+ *   opening quote), or if `line` is not a string.
  * @see lib/cmdline.c: next_arg
  */
 export function splitCmdline(line: string): CmdlineParam[] {
+  checkLine(line);
   const out: CmdlineParam[] = [];
   let i = 0;
   const n = line.length;
@@ -265,21 +317,31 @@ export function splitCmdline(line: string): CmdlineParam[] {
     let word = '';
     let inQuote = false;
     let eq = -1;
-    const start = i;
+    let quoteAt = -1;
     while (i < n && (inQuote || !/\s/.test(line[i]!))) {
       const c = line[i]!;
-      if (c === '"') inQuote = !inQuote;
-      else {
+      if (c === '"') {
+        inQuote = !inQuote;
+        if (inQuote) quoteAt = i;
+      } else {
         if (c === '=' && eq < 0) eq = word.length;
         word += c;
       }
       i++;
     }
     if (inQuote)
-      throw new KernelError('EINVAL', `unterminated quote in command line at column ${start}`);
+      throw new KernelError('EINVAL', `unterminated quote in command line at column ${quoteAt}`);
     out.push(eq < 0 ? { name: word } : { name: word.slice(0, eq), value: word.slice(eq + 1) });
   }
   return out;
+}
+
+function checkLine(line: unknown): asserts line is string {
+  if (typeof line !== 'string')
+    throw new KernelError(
+      'EINVAL',
+      `a command line is a string such as 'mem=1G nr_cpus=4', got ${describeValue(line)}`,
+    );
 }
 
 function parseCount(name: string, value: string | undefined, min: number): number {
@@ -316,10 +378,12 @@ function parseNuma(value: string | undefined): NumaOption {
 
 /**
  * Parses a boot command line.
- * @throws KernelError EINVAL naming the parameter and value that are malformed.
+ * @throws KernelError EINVAL naming the parameter and value that are malformed, or the
+ *   value and its type if `line` is not a string.
  * @see kernel/params.c: parse_args; init/main.c: unknown_bootoption
  */
 export function parseCmdline(line: string): BootParams {
+  checkLine(line);
   const words = splitCmdline(line);
   const dashdash = words.findIndex((w) => w.name === '--' && w.value === undefined);
   const params = dashdash < 0 ? words : words.slice(0, dashdash);
@@ -380,14 +444,29 @@ export function parseCmdline(line: string): BootParams {
   return bp;
 }
 
-/** Formats words back into a command line, quoting values that hold spaces. */
+/**
+ * Formats words back into a command line, quoting values that hold spaces.
+ * @throws KernelError EINVAL if `params` is not an array of `{ name, value? }` words.
+ * @see lib/cmdline.c: next_arg (the syntax it reads)
+ */
 export function formatCmdline(params: readonly CmdlineParam[]): string {
-  return params
-    .map((p) => {
-      if (p.value === undefined) return p.name;
-      return /[\s]/.test(p.value) || p.value === ''
-        ? `${p.name}="${p.value}"`
-        : `${p.name}=${p.value}`;
+  const words: unknown = params;
+  if (!Array.isArray(words))
+    throw new KernelError(
+      'EINVAL',
+      `formatCmdline: expected an array of { name, value? } words, got ${describeValue(params)}`,
+    );
+  return (words as readonly unknown[])
+    .map((w) => {
+      const p = (typeof w === 'object' && w !== null ? w : {}) as Partial<Record<string, unknown>>;
+      const { name, value } = p;
+      if (typeof name !== 'string' || (value !== undefined && typeof value !== 'string'))
+        throw new KernelError(
+          'EINVAL',
+          `formatCmdline: a word is { name: string, value?: string }, got ${describeValue(w)}`,
+        );
+      if (value === undefined) return name;
+      return /[\s]/.test(value) || value === '' ? `${name}="${value}"` : `${name}=${value}`;
     })
     .join(' ');
 }

@@ -10,6 +10,7 @@
  * @see include/linux/cpumask.h, lib/bitmap.c, lib/bitmap-str.c, lib/vsprintf.c: bitmap_string
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError } from './errno.js';
 
 const WORD_BITS = 32;
@@ -28,6 +29,14 @@ function ffs32(w: number): number {
 }
 
 /** Mask of the valid bits in the last word of an `nr`-bit map (`BITMAP_LAST_WORD_MASK`). */
+function checkText(form: 'cpulist' | 'cpumask', str: unknown): asserts str is string {
+  if (typeof str !== 'string')
+    throw new KernelError(
+      'EINVAL',
+      `a ${form} is a string such as '${form === 'cpulist' ? '0-3,8' : 'ff,00000001'}', got ${describeValue(str)}`,
+    );
+}
+
 function lastWordMask(nr: number): number {
   const r = nr % WORD_BITS;
   return r === 0 ? 0xffffffff : ((1 << r) - 1) >>> 0;
@@ -114,7 +123,10 @@ export class Cpumask implements ReadonlyCpumask {
    */
   constructor(nrCpuIds: number) {
     if (!Number.isSafeInteger(nrCpuIds) || nrCpuIds < 0)
-      throw new KernelError('EINVAL', `cpumask size ${nrCpuIds} is not a non-negative integer`);
+      throw new KernelError(
+        'EINVAL',
+        `cpumask size ${shown(nrCpuIds)} is not a non-negative integer`,
+      );
     this.nrCpuIds = nrCpuIds;
     this.bits = new Uint32Array(Math.ceil(nrCpuIds / WORD_BITS));
   }
@@ -144,12 +156,14 @@ export class Cpumask implements ReadonlyCpumask {
    * only the first `used`), `all`, with `N` meaning the last CPU (`nr - 1`). An empty
    * string gives an empty mask.
    *
-   * @throws KernelError EINVAL naming the bad region on a malformed region, `a > b`, a
+   * @throws KernelError EINVAL if `str` is not a string; EINVAL naming the bad region on
+   *   a malformed region, `a > b`, a
    *   zero group or `used > group`; ERANGE on a CPU `>= nr`; EOVERFLOW on a number that
    *   does not fit in 32 bits (as `bitmap_getnum`).
    * @see lib/bitmap-str.c: bitmap_parselist, bitmap_parse_region, bitmap_check_region
    */
   static parseList(str: string, nr: number): Cpumask {
+    checkText('cpulist', str);
     const m = new Cpumask(nr);
     const lastbit = nr - 1;
     for (const token of str.split(/[\s,]+/)) {
@@ -206,11 +220,13 @@ export class Cpumask implements ReadonlyCpumask {
    * comma-separated groups of up to 8 hex digits, most significant first; fewer groups
    * than words mean leading zeros.
    *
-   * @throws KernelError EINVAL on a malformed group; EOVERFLOW if a group has more than
+   * @throws KernelError EINVAL if `str` is not a string or on a malformed group;
+   *   EOVERFLOW if a group has more than
    *   8 digits or a bit at or above `nr` is set.
    * @see lib/bitmap-str.c: bitmap_parse
    */
   static parseHex(str: string, nr: number): Cpumask {
+    checkText('cpumask', str);
     const m = new Cpumask(nr);
     const text = str.trim();
     if (text === '') return m;
@@ -231,7 +247,8 @@ export class Cpumask implements ReadonlyCpumask {
 
   /** Throws unless `cpu` is a CPU id of this mask. */
   private check(cpu: number): void {
-    if (!Number.isInteger(cpu)) throw new KernelError('EINVAL', `CPU ${cpu} is not an integer`);
+    if (!Number.isInteger(cpu))
+      throw new KernelError('EINVAL', `CPU ${shown(cpu)} is not an integer`);
     if (cpu < 0 || cpu >= this.nrCpuIds)
       throw new KernelError('ERANGE', `CPU ${cpu} is out of range (nr_cpu_ids ${this.nrCpuIds})`);
   }
@@ -318,7 +335,7 @@ export class Cpumask implements ReadonlyCpumask {
 
   private fillRange(start: number, count: number, value: boolean): void {
     if (!Number.isInteger(count) || count < 0)
-      throw new KernelError('EINVAL', `CPU count ${count} is not a non-negative integer`);
+      throw new KernelError('EINVAL', `CPU count ${shown(count)} is not a non-negative integer`);
     if (count === 0) return;
     this.check(start);
     this.check(start + count - 1);
@@ -464,7 +481,7 @@ export class Cpumask implements ReadonlyCpumask {
   next(cpu: number): number {
     const nr = this.nrCpuIds;
     if (!Number.isInteger(cpu) || cpu < -1)
-      throw new KernelError('EINVAL', `cpumask_next from ${cpu}: not an integer >= -1`);
+      throw new KernelError('EINVAL', `cpumask_next from ${shown(cpu)}: not an integer >= -1`);
     const from = cpu + 1;
     if (from >= nr) return nr;
     const a = this.bits;
@@ -493,7 +510,7 @@ export class Cpumask implements ReadonlyCpumask {
   nextZero(cpu: number): number {
     const nr = this.nrCpuIds;
     if (!Number.isInteger(cpu) || cpu < -1)
-      throw new KernelError('EINVAL', `cpumask_next_zero from ${cpu}: not an integer >= -1`);
+      throw new KernelError('EINVAL', `cpumask_next_zero from ${shown(cpu)}: not an integer >= -1`);
     const from = cpu + 1;
     if (from >= nr) return nr;
     const a = this.bits;

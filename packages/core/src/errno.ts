@@ -166,9 +166,25 @@ export function strerror(errno: Errno): string {
 }
 
 /**
+ * The brand every {@link KernelError} carries, registered with `Symbol.for` so that an
+ * error thrown by another copy of `@kern/core` (npm may install a nested copy under a
+ * package that pins a different version) is still recognised by {@link isKernelError}
+ * and `instanceof KernelError`.
+ * @see Node's `util.types` brand checks, which work across realms for the same reason
+ */
+export const KERNEL_ERROR_BRAND: unique symbol = Symbol.for('kern.KernelError');
+
+/**
  * The error every kern package throws: an errno name and a message that says what was
  * wrong and with what value. `code` repeats the name (Node's convention for system
  * errors), `errnoValue` is the number.
+ *
+ * `instanceof KernelError` and {@link isKernelError} check the {@link KERNEL_ERROR_BRAND}
+ * rather than the prototype chain, so they hold for a KernelError made by any copy of
+ * `@kern/core` in the process. A KernelError that crossed a worker boundary arrives as a
+ * plain `Error` (structured clone drops classes) with `errno` kept, and is not branded.
+ *
+ * @see include/linux/err.h (ERR_PTR: an errno carried with the failure)
  */
 export class KernelError extends Error {
   /** The errno name, such as `'EINVAL'`. */
@@ -184,6 +200,20 @@ export class KernelError extends Error {
     this.errno = errno;
   }
 
+  /**
+   * `v instanceof KernelError`: true for a KernelError of any copy of `@kern/core` (it
+   * carries {@link KERNEL_ERROR_BRAND}). Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](v: unknown): v is KernelError {
+    if (this !== KernelError) return Function.prototype[Symbol.hasInstance].call(this, v);
+    return isBranded(v);
+  }
+
+  /** Always true: marks this object as a KernelError for every copy of `@kern/core`. */
+  get [KERNEL_ERROR_BRAND](): true {
+    return true;
+  }
+
   /** Same as `errno`, as Node's system errors carry it. */
   get code(): Errno {
     return this.errno;
@@ -195,7 +225,20 @@ export class KernelError extends Error {
   }
 }
 
-/** Whether `e` is a {@link KernelError}, optionally with the given errno. */
+function isBranded(v: unknown): v is KernelError {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    (v as { [KERNEL_ERROR_BRAND]?: unknown })[KERNEL_ERROR_BRAND] === true
+  );
+}
+
+/**
+ * Whether `e` is a {@link KernelError} (made by this or any other copy of `@kern/core`),
+ * optionally with the given errno.
+ * @throws nothing.
+ * @see include/linux/err.h: IS_ERR
+ */
 export function isKernelError(e: unknown, errno?: Errno): e is KernelError {
-  return e instanceof KernelError && (errno === undefined || e.errno === errno);
+  return isBranded(e) && (errno === undefined || e.errno === errno);
 }

@@ -2,8 +2,17 @@
  * @kern/core: the layer under @kern/mm.
  * @packageDocumentation
  */
-export { ERRNO, KernelError, errnoName, isErrno, isKernelError, strerror } from './errno.js';
+export {
+  ERRNO,
+  KERNEL_ERROR_BRAND,
+  KernelError,
+  errnoName,
+  isErrno,
+  isKernelError,
+  strerror,
+} from './errno.js';
 export type { Errno } from './errno.js';
+export { describeValue } from './describe.js';
 export {
   NSEC_PER_MSEC,
   NSEC_PER_SEC,

@@ -5,7 +5,8 @@
  * @see include/linux/notifier.h, kernel/notifier.c
  */
 
-import { ERRNO, type Errno, errnoName } from './errno.js';
+import { describeValue } from './describe.js';
+import { ERRNO, type Errno, KernelError, errnoName, isErrno } from './errno.js';
 
 /** Don't care. @see include/linux/notifier.h */
 export const NOTIFY_DONE = 0x0000;
@@ -62,9 +63,21 @@ export class NotifierChain<T> {
 
   /**
    * Adds a block in priority order; registering the same block twice is a no-op (Linux WARNs).
+   * @throws KernelError EINVAL if `block` has no `call` function or its `priority` is not
+   *   a finite number.
    * @see kernel/notifier.c: notifier_chain_register
    */
   register(block: NotifierBlock<T>): void {
+    if (typeof block !== 'object' || block === null || typeof block.call !== 'function')
+      throw new KernelError(
+        'EINVAL',
+        `${this.name}: a notifier block is an object with a call(action, data) method, got ${describeValue(block)}`,
+      );
+    if (block.priority !== undefined && !Number.isFinite(block.priority))
+      throw new KernelError(
+        'EINVAL',
+        `${this.name}: notifier priority must be a finite number, got ${describeValue(block.priority)}`,
+      );
     if (this.blocks.includes(block)) return;
     const prio = block.priority ?? 0;
     const i = this.blocks.findIndex((b) => (b.priority ?? 0) < prio);
@@ -96,7 +109,8 @@ export class NotifierChain<T> {
    * Calls each block in turn until one returns a value with NOTIFY_STOP_MASK set, or
    * `nrToCall` have been called (-1: all). Returns the last return value.
    *
-   * @throws Whatever a block throws; the blocks after it are not called.
+   * @throws KernelError EINVAL if `nrToCall` is not an integer >= -1; whatever a block
+   *   throws (the blocks after it are not called).
    * @see kernel/notifier.c: notifier_call_chain
    */
   callChain(action: number, data: T, nrToCall = -1): number {
@@ -105,10 +119,15 @@ export class NotifierChain<T> {
 
   /**
    * Like {@link NotifierChain.callChain} but also says how many blocks were called.
-   * @throws Whatever a block throws.
+   * @throws KernelError EINVAL if `nrToCall` is not an integer >= -1; whatever a block throws.
    * @see kernel/notifier.c: notifier_call_chain
    */
   call(action: number, data: T, nrToCall = -1): NotifierCallResult {
+    if (!Number.isInteger(nrToCall) || nrToCall < -1)
+      throw new KernelError(
+        'EINVAL',
+        `${this.name}: nrToCall must be an integer >= -1 (-1: all), got ${describeValue(nrToCall)}`,
+      );
     const snapshot = this.blocks;
     let ret = NOTIFY_DONE;
     let nrCalls = 0;
@@ -143,18 +162,32 @@ export class NotifierChain<T> {
 }
 
 /**
- * Encapsulates an errno in a notifier return value (`notifier_from_errno`).
+ * Encapsulates an errno in a notifier return value (`notifier_from_errno`); null (or
+ * undefined) gives NOTIFY_OK.
+ * @throws KernelError EINVAL if `errno` is not an errno name such as `'EBUSY'`.
  * @see include/linux/notifier.h: notifier_from_errno
  */
 export function notifierFromErrno(errno: Errno | null): number {
-  return errno ? NOTIFY_STOP_MASK | (NOTIFY_OK + ERRNO[errno]) : NOTIFY_OK;
+  if (errno === null || errno === undefined) return NOTIFY_OK;
+  if (!isErrno(errno))
+    throw new KernelError(
+      'EINVAL',
+      `notifierFromErrno: expected an errno name such as 'EBUSY' or null, got ${describeValue(errno)}`,
+    );
+  return NOTIFY_STOP_MASK | (NOTIFY_OK + ERRNO[errno]);
 }
 
 /**
  * The errno a notifier return value carries, or null (`notifier_to_errno`).
+ * @throws KernelError EINVAL if `ret` is not an integer.
  * @see include/linux/notifier.h: notifier_to_errno
  */
 export function notifierToErrno(ret: number): Errno | null {
+  if (!Number.isInteger(ret))
+    throw new KernelError(
+      'EINVAL',
+      `notifierToErrno: expected a notifier return value (an integer), got ${describeValue(ret)}`,
+    );
   const v = ret & ~NOTIFY_STOP_MASK;
   return v > NOTIFY_OK ? (errnoName(v - NOTIFY_OK) ?? 'EINVAL') : null;
 }

@@ -7,6 +7,7 @@
  * @see lib/bug.c: report_bug; arch/x86/kernel/dumpstack.c: __die_header
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError } from './errno.js';
 import { NOTIFY_DONE, NotifierChain, type NotifierBlock } from './notifier.js';
 import { CONSOLE_LOGLEVEL_MOTORMOUTH, LOGLEVEL_DEFAULT, type Printk } from './printk.js';
@@ -192,8 +193,34 @@ export class PanicState {
   private dieCounter = 0;
   private readonly warned = new Set<string>();
 
-  /** Reports go to `opts.printk`; see {@link PanicOptions} for the rest. */
+  /**
+   * Reports go to `opts.printk`; see {@link PanicOptions} for the rest.
+   * @throws KernelError EINVAL if `opts.printk` is not a Printk (an object with
+   *   `printk()` and `emerg()`), or `cpu`/`pid` are given but not functions.
+   */
   constructor(opts: PanicOptions) {
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `panic options must be an object such as { printk }, got ${describeValue(opts)}`,
+      );
+    const pk: unknown = opts.printk;
+    if (
+      typeof pk !== 'object' ||
+      pk === null ||
+      typeof (pk as Partial<Printk>).printk !== 'function' ||
+      typeof (pk as Partial<Printk>).emerg !== 'function'
+    )
+      throw new KernelError(
+        'EINVAL',
+        `panic needs a printk (createPrintk({ buffer, clock })), got ${describeValue(pk)}`,
+      );
+    for (const name of ['cpu', 'pid'] as const)
+      if (opts[name] !== undefined && typeof opts[name] !== 'function')
+        throw new KernelError(
+          'EINVAL',
+          `panic option ${name} must be a function returning a number, got ${describeValue(opts[name])}`,
+        );
     this.printk = opts.printk;
     this.cpu = opts.cpu ?? (() => 0);
     this.pid = opts.pid ?? (() => 0);
@@ -218,9 +245,15 @@ export class PanicState {
    * Installs the function a panic calls to start the capture kernel (`__crash_kexec`
    * with a loaded crash image), or removes it with null. What the hook throws is reported
    * on the log, not propagated.
+   * @throws KernelError EINVAL if `fn` is neither a function nor null.
    * @see kernel/kexec_core.c: __crash_kexec
    */
   setCrashHook(fn: ((msg: string) => void) | null): void {
+    if (fn !== null && typeof fn !== 'function')
+      throw new KernelError(
+        'EINVAL',
+        `crash hook must be a function or null, got ${describeValue(fn)}`,
+      );
     this.crashHook = fn;
   }
 
@@ -235,7 +268,9 @@ export class PanicState {
    * @see kernel/panic.c: panic
    */
   panic(msg: string): never {
-    const text = msg.endsWith('\n') ? msg.slice(0, -1) : msg;
+    // A panic must not fail on its own argument: a non-string is named, not thrown over.
+    const m = typeof msg === 'string' ? msg : describeValue(msg);
+    const text = m.endsWith('\n') ? m.slice(0, -1) : m;
     if (this.message !== null) throw new KernelPanic(text);
     this.message = text;
     this.panicOnWarn = false;
@@ -322,15 +357,22 @@ export class PanicState {
     if (!Number.isInteger(flag) || flag < 0 || flag >= TAINT_FLAGS_COUNT)
       throw new KernelError(
         'EINVAL',
-        `taint flag ${flag} is not an integer 0..${TAINT_FLAGS_COUNT - 1}`,
+        `taint flag ${shown(flag)} is not an integer 0..${TAINT_FLAGS_COUNT - 1}`,
       );
     this.taintMaskBits |= 1 << flag;
   }
 
-  /** Whether a taint bit is set (`test_taint`). @see kernel/panic.c: test_taint */
+  /**
+   * Whether a taint bit is set (`test_taint`).
+   * @throws KernelError EINVAL unless `flag` is a `TAINT_*` bit number.
+   * @see kernel/panic.c: test_taint
+   */
   testTaint(flag: number): boolean {
     if (!Number.isInteger(flag) || flag < 0 || flag >= TAINT_FLAGS_COUNT)
-      throw new KernelError('EINVAL', `taint flag ${flag} is not 0..${TAINT_FLAGS_COUNT - 1}`);
+      throw new KernelError(
+        'EINVAL',
+        `taint flag ${shown(flag)} is not an integer 0..${TAINT_FLAGS_COUNT - 1}`,
+      );
     return (this.taintMaskBits & (1 << flag)) !== 0;
   }
 

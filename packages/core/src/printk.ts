@@ -61,6 +61,7 @@
  */
 
 import type { Clock } from './clock.js';
+import { describeValue, shown } from './describe.js';
 import { KernelError, isKernelError } from './errno.js';
 
 /** `magic` of a log buffer: the bytes `PRTK` read as a little-endian u32. */
@@ -453,7 +454,16 @@ function walkRecords(view: DataView, h: PrintkHeader): PrintkRecord[] {
   return out;
 }
 
+function checkBytes(bytes: unknown): asserts bytes is Uint8Array {
+  if (!(bytes instanceof Uint8Array))
+    throw new KernelError(
+      'EINVAL',
+      `a printk buffer must be a Uint8Array (e.g. new Uint8Array(new SharedArrayBuffer(65536))), got ${describeValue(bytes)}`,
+    );
+}
+
 function checkBufferSize(bytes: Uint8Array): void {
+  checkBytes(bytes);
   if (bytes.length < PRINTK_MIN_BUFFER_SIZE)
     throw new KernelError(
       'EINVAL',
@@ -470,7 +480,8 @@ function viewOf(bytes: Uint8Array): DataView {
  * (rounded down to a multiple of 8). Everything in `bytes` before the end of the ring
  * is zeroed.
  *
- * @throws KernelError EINVAL if `bytes` is shorter than {@link PRINTK_MIN_BUFFER_SIZE}.
+ * @throws KernelError EINVAL if `bytes` is not a Uint8Array or is shorter than
+ *   {@link PRINTK_MIN_BUFFER_SIZE}.
  * @see kernel/printk/printk.c: setup_log_buf
  */
 export function initLogBuffer(bytes: Uint8Array): void {
@@ -488,10 +499,12 @@ export function initLogBuffer(bytes: Uint8Array): void {
 /**
  * Reads and validates the control header of a log buffer from raw bytes.
  *
- * @throws KernelError EBADMSG naming the offset and field of the first bad value.
+ * @throws KernelError EBADMSG naming the offset and field of the first bad value; EINVAL
+ *   if `bytes` is not a Uint8Array.
  * @see kernel/printk/printk.c (v5.9): log_first_seq, log_next_seq, log_first_idx, log_next_idx
  */
 export function readLogHeader(bytes: Uint8Array): PrintkHeader {
+  checkBytes(bytes);
   return parseHeader(viewOf(bytes));
 }
 
@@ -503,10 +516,11 @@ export function readLogHeader(bytes: Uint8Array): PrintkHeader {
  * @throws KernelError EBADMSG naming the offset and field of the first bad value: bad
  *   magic, version or sizes, an index out of range, a record whose `len` is out of
  *   bounds or misaligned, whose `textLen` does not fit, whose `seq` is out of order, or an
- *   index chain that loops.
+ *   index chain that loops. EINVAL if `bytes` is not a Uint8Array.
  * @see kernel/printk/printk.c: log_from_idx, log_next; makedumpfile dump_log_entry
  */
 export function readLogBuffer(bytes: Uint8Array): PrintkRecord[] {
+  checkBytes(bytes);
   const view = viewOf(bytes);
   return walkRecords(view, parseHeader(view));
 }
@@ -592,12 +606,35 @@ export class Printk {
    * Attaches to `opts.buffer`, formatting it unless `keep` is set and it already holds a
    * valid log (see {@link createPrintk}).
    *
-   * @throws KernelError EINVAL if the buffer is too small or not 4-byte aligned (the lock
-   *   word needs an Int32Array view), or `consoleLoglevel` is out of range.
+   * @throws KernelError EINVAL if the buffer is not a Uint8Array, too small or not 4-byte
+   *   aligned (the lock word needs an Int32Array view), the clock is missing (an object
+   *   with `nowNs()`), `console` or `callerId` is given but not a function, or
+   *   `consoleLoglevel` is out of range.
    * @see kernel/printk/printk.c: setup_log_buf
    */
   constructor(opts: PrintkOptions) {
-    const { buffer } = opts;
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `printk options must be an object such as { buffer, clock }, got ${describeValue(opts)}`,
+      );
+    const { buffer, clock } = opts;
+    checkBytes(buffer);
+    if (
+      typeof clock !== 'object' ||
+      clock === null ||
+      typeof (clock as Partial<Clock>).nowNs !== 'function'
+    )
+      throw new KernelError(
+        'EINVAL',
+        `printk needs a clock for its timestamps (createVirtualClock() or createRealClock()), got ${describeValue(clock)}`,
+      );
+    for (const name of ['console', 'callerId'] as const)
+      if (opts[name] !== undefined && typeof opts[name] !== 'function')
+        throw new KernelError(
+          'EINVAL',
+          `printk option ${name} must be a function, got ${describeValue(opts[name])}`,
+        );
     if (buffer.byteOffset % 4 !== 0)
       throw new KernelError(
         'EINVAL',
@@ -632,7 +669,7 @@ export class Printk {
     if (!Number.isInteger(level) || level < 0 || level > CONSOLE_LOGLEVEL_MOTORMOUTH)
       throw new KernelError(
         'EINVAL',
-        `console loglevel ${level} is not an integer 0..${CONSOLE_LOGLEVEL_MOTORMOUTH}`,
+        `console loglevel ${shown(level)} is not an integer 0..${CONSOLE_LOGLEVEL_MOTORMOUTH}`,
       );
     this.loglevel = level;
   }
@@ -668,16 +705,19 @@ export class Printk {
    * continuation fragment. One trailing newline is stripped. Returns the bytes of text
    * stored, which is the UTF-8 length cut to {@link Printk.maxTextLen}.
    *
-   * @throws KernelError EINVAL if `level` is not an integer from -1 to 7. Whatever the
-   *   `console` callback throws propagates, after the record is stored.
+   * @throws KernelError EINVAL if `level` is not an integer from -1 to 7 or `text` is not
+   *   a string. Whatever the `console` callback throws propagates, after the record is
+   *   stored.
    * @see kernel/printk/printk.c: vprintk_store, log_store, printk_get_level
    */
   printk(level: number, text: string): number {
     if (!Number.isInteger(level) || level < LOGLEVEL_DEFAULT || level > LOGLEVEL_DEBUG)
       throw new KernelError(
         'EINVAL',
-        `printk level ${level} is not an integer from ${LOGLEVEL_DEFAULT} to ${LOGLEVEL_DEBUG}`,
+        `printk level ${shown(level)} is not an integer from ${LOGLEVEL_DEFAULT} to ${LOGLEVEL_DEBUG}`,
       );
+    if (typeof text !== 'string')
+      throw new KernelError('EINVAL', `printk text must be a string, got ${describeValue(text)}`);
     let lvl = level;
     let flags = 0;
     let body = text;

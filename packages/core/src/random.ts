@@ -8,6 +8,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { KernelError } from './errno.js';
+import { describeValue, shown } from './describe.js';
 
 /**
  * A deterministic pseudo-random generator (xoshiro128**, seeded through splitmix32).
@@ -22,7 +23,7 @@ export interface Rng {
   nextFloat(): number;
   /** An integer in [0, n). @throws KernelError EINVAL if n is not a positive safe integer. */
   below(n: number): number;
-  /** Fills `bytes` and returns it. */
+  /** Fills `bytes` and returns it. @throws KernelError EINVAL if `bytes` is not a Uint8Array. */
   fill(bytes: Uint8Array): Uint8Array;
   /** An independent generator derived from this one (for a sub-system or CPU). */
   fork(): Rng;
@@ -39,6 +40,15 @@ function splitmix32(x: number): () => number {
   };
 }
 
+function checkBytes(bytes: Uint8Array): Uint8Array {
+  if (!(bytes instanceof Uint8Array))
+    throw new KernelError(
+      'EINVAL',
+      `random bytes go into a Uint8Array, got ${describeValue(bytes)}`,
+    );
+  return bytes;
+}
+
 /**
  * Creates a seeded generator; the same seed gives the same sequence.
  * @throws KernelError EINVAL if `seed` is not a safe integer.
@@ -46,7 +56,7 @@ function splitmix32(x: number): () => number {
  */
 export function createRng(seed: number): Rng {
   if (!Number.isSafeInteger(seed))
-    throw new KernelError('EINVAL', `random seed ${seed} is not a safe integer`);
+    throw new KernelError('EINVAL', `random seed ${shown(seed)} is not a safe integer`);
   // Both 32-bit halves of the seed feed the state, so no two safe integers collide.
   const lo = splitmix32(seed >>> 0);
   const hi = splitmix32((Math.floor(seed / 0x1_0000_0000) ^ 0x5bd1e995) >>> 0);
@@ -70,7 +80,7 @@ export function createRng(seed: number): Rng {
     nextFloat: () => nextU32() / 0x1_0000_0000,
     below(n) {
       if (!Number.isSafeInteger(n) || n <= 0)
-        throw new KernelError('EINVAL', `random bound ${n} is not a positive safe integer`);
+        throw new KernelError('EINVAL', `random bound ${shown(n)} is not a positive safe integer`);
       if (n <= 0x1_0000_0000) {
         // Lemire-free rejection sampling keeps the result unbiased.
         const limit = 0x1_0000_0000 - (0x1_0000_0000 % n);
@@ -86,6 +96,7 @@ export function createRng(seed: number): Rng {
       }
     },
     fill(bytes) {
+      checkBytes(bytes);
       let i = 0;
       for (; i + 4 <= bytes.length; i += 4) {
         const x = nextU32();
@@ -128,13 +139,20 @@ export interface RandomPool {
 
 /**
  * Creates a random pool; see {@link RandomSource}.
- * @throws KernelError EINVAL if `source.seed` is not a safe integer.
+ * @throws KernelError EINVAL if `source` is neither `'crypto'` nor `{ seed }` with a safe
+ *   integer seed. The pool's `fillRandomBytes` and the Rng's `fill` throw EINVAL if not
+ *   given a Uint8Array.
  * @see drivers/char/random.c: get_random_bytes, get_random_u32
  */
 export function createRandomPool(source: RandomSource): RandomPool {
+  if (source !== 'crypto' && (typeof source !== 'object' || source === null || !('seed' in source)))
+    throw new KernelError(
+      'EINVAL',
+      `random source must be 'crypto' or { seed: <safe integer> }, got ${describeValue(source)}`,
+    );
   const fill =
     source === 'crypto'
-      ? (buf: Uint8Array): Uint8Array => randomFillSync(buf)
+      ? (buf: Uint8Array): Uint8Array => randomFillSync(checkBytes(buf))
       : (
           (rng) => (buf: Uint8Array) =>
             rng.fill(buf)
@@ -143,7 +161,10 @@ export function createRandomPool(source: RandomSource): RandomPool {
     cryptographic: source === 'crypto',
     getRandomBytes(n) {
       if (!Number.isSafeInteger(n) || n < 0)
-        throw new KernelError('EINVAL', `random byte count ${n} is not a non-negative integer`);
+        throw new KernelError(
+          'EINVAL',
+          `random byte count ${shown(n)} is not a non-negative integer`,
+        );
       return fill(new Uint8Array(n));
     },
     fillRandomBytes: fill,

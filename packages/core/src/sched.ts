@@ -29,6 +29,7 @@
  *      kernel/sched/completion.c, include/linux/preempt.h
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError, isKernelError } from './errno.js';
 import type { VirtualClock, Timer } from './clock.js';
 import { createRng } from './random.js';
@@ -328,7 +329,8 @@ export interface Scheduler {
   readonly current: Task | null;
   /**
    * Starts a task, runnable at once.
-   * @throws KernelError EINVAL on a bad or offline `cpu` or a missing name.
+   * @throws KernelError EINVAL on a bad or offline `cpu`, a missing name or a `fn` that
+   *   is not a function.
    * @see kernel/kthread.c: kthread_create_on_node; kernel/sched/core.c: wake_up_new_task
    */
   spawn<R>(opts: SpawnOptions, fn: (ctx: TaskContext) => TaskBody<R>): Task<R>;
@@ -403,9 +405,21 @@ class Op implements SchedOp {
   ) {}
 }
 
+function isVirtualClock(c: unknown): c is VirtualClock {
+  if (typeof c !== 'object' || c === null) return false;
+  const v = c as Partial<Record<keyof VirtualClock, unknown>>;
+  return (
+    typeof v.nowNs === 'function' &&
+    typeof v.addTimer === 'function' &&
+    typeof v.delTimer === 'function' &&
+    typeof v.advanceTo === 'function' &&
+    typeof v.nextExpiry === 'function'
+  );
+}
+
 function checkNs(what: string, ns: number | undefined): void {
   if (ns !== undefined && (!Number.isFinite(ns) || ns < 0))
-    throw new KernelError('EINVAL', `${what} ${ns} ns is not a non-negative number`);
+    throw new KernelError('EINVAL', `${what} ${shown(ns)} ns is not a non-negative number`);
 }
 
 /** A blocked task's wait in progress. Guarded by: the scheduler (single-threaded). */
@@ -640,18 +654,28 @@ class SchedulerImpl implements Scheduler {
   } = { switch: [], idleEnter: [], idleExit: [] };
 
   constructor(opts: SchedulerOptions) {
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `scheduler options must be an object such as { nrCpus, seed, clock }, got ${describeValue(opts)}`,
+      );
     const { nrCpus, seed, clock } = opts;
     if (!Number.isSafeInteger(nrCpus) || nrCpus < 1 || nrCpus > MAX_NR_CPUS)
       throw new KernelError(
         'EINVAL',
-        `scheduler nrCpus ${nrCpus} is not an integer in 1..${MAX_NR_CPUS}`,
+        `scheduler nrCpus ${shown(nrCpus)} is not an integer in 1..${MAX_NR_CPUS}`,
+      );
+    if (!isVirtualClock(clock))
+      throw new KernelError(
+        'EINVAL',
+        `the scheduler needs a virtual clock (createVirtualClock()), got ${describeValue(clock)}`,
       );
     const q = opts.quantumNs ?? 1000;
     if (!Number.isSafeInteger(q) || q < 0)
-      throw new KernelError('EINVAL', `quantumNs ${q} is not a non-negative integer`);
+      throw new KernelError('EINVAL', `quantumNs ${shown(q)} is not a non-negative integer`);
     const j = opts.quantumJitterNs ?? Math.floor(q / 2);
     if (!Number.isSafeInteger(j) || j < 0 || j > q)
-      throw new KernelError('EINVAL', `quantumJitterNs ${j} is not an integer in 0..${q}`);
+      throw new KernelError('EINVAL', `quantumJitterNs ${shown(j)} is not an integer in 0..${q}`);
     this.nrCpus = nrCpus;
     this.clock = clock;
     this.rng = createRng(seed);
@@ -666,7 +690,10 @@ class SchedulerImpl implements Scheduler {
 
   private checkCpu(cpu: number): void {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpus)
-      throw new KernelError('EINVAL', `CPU ${cpu} is out of range (nr_cpu_ids ${this.nrCpus})`);
+      throw new KernelError(
+        'EINVAL',
+        `CPU ${shown(cpu)} is out of range (nr_cpu_ids ${this.nrCpus})`,
+      );
   }
 
   private rq(cpu: number): Rq {
@@ -764,8 +791,21 @@ class SchedulerImpl implements Scheduler {
   // --- tasks ---------------------------------------------------------------------------
 
   spawn<R>(opts: SpawnOptions, fn: (ctx: TaskContext) => TaskBody<R>): Task<R> {
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `spawn options must be an object such as { name: 'worker' }, got ${describeValue(opts)}`,
+      );
     if (typeof opts.name !== 'string' || opts.name === '')
-      throw new KernelError('EINVAL', 'a task needs a name');
+      throw new KernelError(
+        'EINVAL',
+        `a task needs a name (spawn({ name: 'worker' }, fn)), got ${describeValue(opts.name)}`,
+      );
+    if (typeof fn !== 'function')
+      throw new KernelError(
+        'EINVAL',
+        `task "${opts.name}" needs a generator function, got ${describeValue(fn)}`,
+      );
     let cpu: number;
     if (opts.cpu !== undefined) {
       this.checkCpu(opts.cpu);
@@ -1064,8 +1104,10 @@ class SchedulerImpl implements Scheduler {
   run(opts: RunOptions = {}): RunResult {
     this.checkNotInTask('run()');
     const { until, maxSteps = Infinity, untilNs = Infinity } = opts;
-    if (!(maxSteps >= 0)) throw new KernelError('EINVAL', `maxSteps ${maxSteps} is not >= 0`);
-    if (!(untilNs >= 0)) throw new KernelError('EINVAL', `untilNs ${untilNs} is not >= 0`);
+    if (typeof maxSteps !== 'number' || !(maxSteps >= 0))
+      throw new KernelError('EINVAL', `maxSteps ${shown(maxSteps)} is not a number >= 0`);
+    if (typeof untilNs !== 'number' || !(untilNs >= 0))
+      throw new KernelError('EINVAL', `untilNs ${shown(untilNs)} is not a number >= 0`);
     const steps0 = this.totalSteps;
     const switches0 = this.switches;
     const failed0 = this.failedLog.length;
@@ -1139,6 +1181,8 @@ class SchedulerImpl implements Scheduler {
 
   setCpuOnline(cpu: number, online: boolean): void {
     this.checkCpu(cpu);
+    if (typeof online !== 'boolean')
+      throw new KernelError('EINVAL', `online must be true or false, got ${describeValue(online)}`);
     if (this.online.test(cpu) === online) return;
     if (online) {
       this.online.set(cpu);
@@ -1174,10 +1218,6 @@ class SchedulerImpl implements Scheduler {
   }
 }
 
-function describeValue(v: unknown): string {
-  return typeof v === 'object' && v !== null ? 'an object' : String(v);
-}
-
 function asImpl(wq: WaitQueue): WaitQueueImpl {
   if (!(wq instanceof WaitQueueImpl))
     throw new KernelError('EINVAL', 'not a wait queue made by createWaitQueue');
@@ -1198,7 +1238,7 @@ function wrapTaskError(t: TaskImpl): KernelError {
  * Makes a deterministic scheduler over `nrCpus` simulated CPUs; CPUs get runqueue
  * objects only once they get a task, so 65,536 idle CPUs cost one bitmap.
  *
- * @throws KernelError EINVAL on a bad CPU count, quantum or jitter.
+ * @throws KernelError EINVAL on a bad CPU count, quantum or jitter, or a missing clock.
  * @see kernel/sched/core.c
  */
 export function createScheduler(opts: SchedulerOptions): Scheduler {

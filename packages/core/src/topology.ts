@@ -17,6 +17,7 @@
  *      drivers/acpi/numa/srat.c (SLIT), include/linux/topology.h, mm/page_alloc.c: build_zonelists
  */
 
+import { describeValue, shown } from './describe.js';
 import { KernelError } from './errno.js';
 import { Cpumask } from './cpumask.js';
 import type { ReadonlyCpumask } from './cpumask.js';
@@ -118,13 +119,14 @@ export interface Topology {
   siblingsOf(cpu: number): number[];
   /**
    * Marks `cpu` online or offline (`set_cpu_online`).
-   * @throws KernelError EINVAL on a CPU out of range or not present; EBUSY when
-   *   offlining the last online CPU.
+   * @throws KernelError EINVAL on a CPU out of range or not present, or `online` not a
+   *   boolean; EBUSY when offlining the last online CPU.
    */
   setCpuOnline(cpu: number, online: boolean): void;
   /**
    * Marks `cpu` present or absent (`set_cpu_present`, CPU hot add/remove).
-   * @throws KernelError EINVAL on a CPU out of range; EBUSY when removing an online CPU.
+   * @throws KernelError EINVAL on a CPU out of range or `present` not a boolean; EBUSY
+   *   when removing an online CPU.
    */
   setCpuPresent(cpu: number, present: boolean): void;
   /**
@@ -139,8 +141,13 @@ export interface Topology {
 
 function positiveInt(name: string, v: number, max: number): number {
   if (!Number.isSafeInteger(v) || v < 1 || v > max)
-    throw new KernelError('EINVAL', `topology ${name} ${v} is not an integer in 1..${max}`);
+    throw new KernelError('EINVAL', `topology ${name} ${shown(v)} is not an integer in 1..${max}`);
   return v;
+}
+
+function checkBoolean(name: string, v: unknown): void {
+  if (typeof v !== 'boolean')
+    throw new KernelError('EINVAL', `${name} must be true or false, got ${describeValue(v)}`);
 }
 
 /** Start offsets of `parts` near-even pieces of `count` items from `base` into `out` at `at`. */
@@ -187,6 +194,11 @@ class TopologyImpl implements Topology {
   private nrOnline: number;
 
   constructor(opts: TopologyOptions) {
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `topology options must be an object such as { nrCpus: 4 }, got ${describeValue(opts)}`,
+      );
     const nrCpus = positiveInt('nrCpus', opts.nrCpus, MAX_NR_CPUS);
     const nrPhys = positiveInt('nrNodes', opts.nrNodes ?? 1, MAX_NUMNODES);
     const ppn = positiveInt('packagesPerNode', opts.packagesPerNode ?? 1, nrCpus);
@@ -242,12 +254,18 @@ class TopologyImpl implements Topology {
 
   private checkCpu(cpu: number): void {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= this.nrCpuIds)
-      throw new KernelError('EINVAL', `CPU ${cpu} is out of range (nr_cpu_ids ${this.nrCpuIds})`);
+      throw new KernelError(
+        'EINVAL',
+        `CPU ${shown(cpu)} is out of range (nr_cpu_ids ${this.nrCpuIds})`,
+      );
   }
 
   private checkNode(node: number): void {
     if (!Number.isInteger(node) || node < 0 || node >= this.nrNodes)
-      throw new KernelError('EINVAL', `node ${node} is out of range (nr_node_ids ${this.nrNodes})`);
+      throw new KernelError(
+        'EINVAL',
+        `node ${shown(node)} is out of range (nr_node_ids ${this.nrNodes})`,
+      );
   }
 
   cpuToNode(cpu: number): number {
@@ -313,6 +331,7 @@ class TopologyImpl implements Topology {
 
   setCpuOnline(cpu: number, online: boolean): void {
     this.checkCpu(cpu);
+    checkBoolean('online', online);
     if (!this.present.test(cpu))
       throw new KernelError(
         'EINVAL',
@@ -328,6 +347,7 @@ class TopologyImpl implements Topology {
 
   setCpuPresent(cpu: number, present: boolean): void {
     this.checkCpu(cpu);
+    checkBoolean('present', present);
     if (!present && this.online.test(cpu))
       throw new KernelError('EBUSY', `CPU ${cpu} is online; offline it before removing it`);
     if (present) this.present.set(cpu);
@@ -396,7 +416,7 @@ function validateDistances(
       if (typeof d !== 'number' || !Number.isInteger(d) || d < LOCAL_DISTANCE || d > MAX_DISTANCE)
         throw new KernelError(
           'EINVAL',
-          `distances[${a}][${b}] = ${String(d)} is not an integer in ${LOCAL_DISTANCE}..${MAX_DISTANCE}`,
+          `distances[${a}][${b}] = ${shown(d)} is not an integer in ${LOCAL_DISTANCE}..${MAX_DISTANCE}`,
         );
       if (a === b && d !== LOCAL_DISTANCE)
         throw new KernelError(

@@ -34,3 +34,36 @@ describe('errno', () => {
     expect(isKernelError(new Error('x'))).toBe(false);
   });
 });
+
+describe('KernelError across copies of @kern/core', () => {
+  // Another copy's class: same brand through Symbol.for, different prototype chain.
+  class OtherKernelError extends Error {
+    readonly errno = 'EINVAL' as const;
+    get [Symbol.for('kern.KernelError')](): true {
+      return true;
+    }
+  }
+
+  it('isKernelError and instanceof recognise a branded error from another copy', () => {
+    const e = new OtherKernelError('EINVAL: x');
+    expect(isKernelError(e)).toBe(true);
+    expect(isKernelError(e, 'EINVAL')).toBe(true);
+    expect(isKernelError(e, 'EBUSY')).toBe(false);
+    expect(e instanceof KernelError).toBe(true);
+  });
+
+  it('an unbranded error with an errno is not a KernelError', () => {
+    const e = Object.assign(new Error('EINVAL: x'), { errno: 'EINVAL' });
+    expect(isKernelError(e)).toBe(false);
+    expect(e instanceof KernelError).toBe(false);
+    expect(isKernelError(null)).toBe(false);
+    expect(isKernelError('EINVAL')).toBe(false);
+  });
+
+  it('a subclass keeps the ordinary prototype check', () => {
+    class Sub extends KernelError {}
+    expect(new Sub('EIO', 'x') instanceof Sub).toBe(true);
+    expect(new KernelError('EIO', 'x') instanceof Sub).toBe(false);
+    expect(new Sub('EIO', 'x') instanceof KernelError).toBe(true);
+  });
+});

@@ -511,7 +511,7 @@ describe('failures and deadlocks', () => {
     s.spawn({ name: 'odd' }, function* () {
       yield 5 as never;
     });
-    expect(errOf(() => s.run()).message).toMatch(/"odd".*yielded 5, not a scheduler op/);
+    expect(errOf(() => s.run()).message).toMatch(/"odd".*yielded 5 \(number\), not a scheduler op/);
   });
 
   it('validates options and arguments', () => {
