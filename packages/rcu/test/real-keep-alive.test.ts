@@ -3,6 +3,7 @@
 // nothing else alive) that awaits synchronizeRcu() or rcuBarrier() exits with code 13.
 import { spawn as spawnProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRcuDomain, type RcuFlavor } from '../src/real/domain.js';
 import { futexWaitAsync } from '../src/real/futex.js';
@@ -15,7 +16,7 @@ afterEach(terminateAll);
 const FLAVORS: RcuFlavor[] = ['qsbr', 'mb'];
 
 /** Resolves with the worker's exit code. */
-const exitCode = (w: import('node:worker_threads').Worker): Promise<number> =>
+const exitCode = (w: Worker): Promise<number> =>
   new Promise((resolve) => w.once('exit', resolve));
 
 describe('a pending wait keeps its thread alive', () => {
@@ -24,7 +25,7 @@ describe('a pending wait keeps its thread alive', () => {
       const d = createRcuDomain({ flavor });
       const r = d.rcuRegisterThread();
       r.rcuReadLock(); // MB: a section; QSBR: online, announcing nothing until released
-      const w = spawn('real-updater.ts', { mode: 'sync-barrier', domain: d.handle });
+      const w = spawn('real-thread.ts', { mode: 'sync-barrier', domain: d.handle });
       const events: string[] = [];
       const done = new Promise<{ ran: number }>((resolve) =>
         w.on('message', (m: { type: string; ran: number }) => {
@@ -52,7 +53,7 @@ describe('a pending wait keeps its thread alive', () => {
     const sem = createPercpuRwsem(d);
     await sem.percpuDownReadAsync(); // held by main while the writer waits
     d.reader!.rcuThreadOffline(); // the read lock is the count: no RCU reader needed
-    const w = spawn('real-updater.ts', {
+    const w = spawn('real-thread.ts', {
       mode: 'rwsem-writer',
       domain: d.handle,
       sem: sem.handle,
