@@ -16,8 +16,7 @@ afterEach(terminateAll);
 const FLAVORS: RcuFlavor[] = ['qsbr', 'mb'];
 
 /** Resolves with the worker's exit code. */
-const exitCode = (w: Worker): Promise<number> =>
-  new Promise((resolve) => w.once('exit', resolve));
+const exitCode = (w: Worker): Promise<number> => new Promise((resolve) => w.once('exit', resolve));
 
 describe('a pending wait keeps its thread alive', () => {
   for (const flavor of FLAVORS) {
