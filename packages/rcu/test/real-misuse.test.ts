@@ -12,19 +12,10 @@ import {
   rcuXchgPointer,
 } from '../src/real/pointer.js';
 import { attachRcuSync, createRcuSync } from '../src/real/rcu-sync.js';
+import { attempt } from './fixtures/attempt.js';
 import { nextMessage, spawn, terminateAll, within } from './fixtures/real-spawn.js';
 
 afterEach(terminateAll);
-
-/** What `fn` threw, or undefined. */
-const attempt = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
 
 /** Expects `fn` to throw a KernelError `errno` whose message matches `msg`. */
 const expectError = (fn: () => unknown, errno: Errno, msg: RegExp | string): void => {

@@ -14,20 +14,11 @@ import {
   terminateAll,
   within,
 } from './fixtures/real-spawn.js';
+import { attempt } from './fixtures/attempt.js';
 
 afterEach(terminateAll);
 
 const FLAVORS: RcuFlavor[] = ['qsbr', 'mb'];
-
-/** What `fn` threw, or undefined. */
-const attempt = (fn: () => unknown): unknown => {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-};
 
 describe('a reader used after rcuUnregisterThread()', () => {
   it("QSBR: rcuThreadOnline, runTask, wrap, waitOffline and rcuQuiescentState of a stale reader throw EINVAL and leave the slot's new owner alone", async () => {
