@@ -205,7 +205,7 @@ describe('values of the wrong type are named with their type', () => {
       expectError(
         () => d.rcuAssignPointer(1, value as never),
         'EINVAL',
-        `rcuAssignPointer: value ${shown} is not an Int32 handle (an integer in -2^31..2^31-1)`,
+        `rcuAssignPointer: value must be an Int32 handle (an integer in -2^31..2^31-1), got ${shown}`,
       );
     expect(Array.from(d.pointers)).toEqual([0, 9]);
     d.rcuAssignPointer(1, -(2 ** 31)); // the whole Int32 range is a handle
@@ -225,7 +225,7 @@ describe('values of the wrong type are named with their type', () => {
     expectError(
       () => rcuAssignPointer(a, 0, 2 ** 40),
       'EINVAL',
-      'rcuAssignPointer: value 1099511627776 is not an Int32 handle (an integer in -2^31..2^31-1)',
+      'rcuAssignPointer: value must be an Int32 handle (an integer in -2^31..2^31-1), got 1099511627776',
     );
     expectError(
       () => rcuAssignPointer(a, 4, 1),
@@ -245,7 +245,7 @@ describe('values of the wrong type are named with their type', () => {
     expectError(
       () => rcuCmpxchgPointer(a, 0, 0.5, 1),
       'EINVAL',
-      'rcuCmpxchgPointer: value 0.5 is not an Int32 handle (an integer in -2^31..2^31-1)',
+      'rcuCmpxchgPointer: value must be an Int32 handle (an integer in -2^31..2^31-1), got 0.5',
     );
     expect(Array.from(a)).toEqual([0, 0, 0, 0]);
     rcuAssignPointer(a, 3, 7);

@@ -110,6 +110,7 @@ export type RcuReader = QsbrReader | MbReader;
 /**
  * Where an attachment reports warnings (RCU CPU stall warnings): the shape of
  * `@kern/core`'s Printk and of `@kern/mm`'s `log`, so either can be passed.
+ * @see kernel/printk/printk.c: printk()
  */
 export interface RcuLog {
   /** One line of text at a Linux console level (3 = KERN_ERR, as `pr_err`). */
@@ -120,6 +121,7 @@ export interface RcuLog {
  * Options of one thread's attachment ({@link attachRcuDomain}; also accepted by
  * {@link createRcuDomain} for the creating thread). Functions cannot cross threads, so
  * each thread gives its own.
+ * @see kernel/rcu/tree_stall.h (stall warnings), liburcu: src/urcu-call-rcu-impl.h
  */
 export interface RcuAttachOptions {
   /**
@@ -157,7 +159,10 @@ export interface RcuDomainOptions extends RcuAttachOptions {
   stallTimeoutMs?: number;
 }
 
-/** What {@link RcuDomain.rcuReapThread} released. */
+/**
+ * What {@link RcuDomain.rcuReapThread} released.
+ * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_unregister_thread)
+ */
 export interface RcuReapResult {
   /** Reader slots the thread held, now free (each was offline for grace periods at once). */
   readonly slots: number[];
@@ -424,9 +429,9 @@ function checkHandle(handle: unknown): RcuDomainHandle {
 }
 
 /**
- * Whether `v` is an object that holds a handle (`{ buffer: SharedArrayBuffer }`) under
- * `handle` without being one: a library object, or the plain object structured clone
- * makes of it.
+ * @internal Whether `v` is an object that holds a handle (`{ buffer: SharedArrayBuffer }`)
+ * under `handle` without being one: a library object, or the plain object structured
+ * clone makes of it.
  */
 export function isObjectWithHandle(v: unknown): boolean {
   if (typeof v !== 'object' || v === null) return false;

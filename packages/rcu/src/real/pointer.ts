@@ -93,6 +93,6 @@ function badPointerOp(what: string, array: unknown, index: unknown, value: unkno
 export function notInt32Error(what: string, value: unknown): KernelError {
   return new KernelError(
     'EINVAL',
-    `${what}: value ${describeValue(value)} is not an Int32 handle (an integer in -2^31..2^31-1)`,
+    `${what}: value must be an Int32 handle (an integer in -2^31..2^31-1), got ${describeValue(value)}`,
   );
 }
