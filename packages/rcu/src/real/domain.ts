@@ -326,7 +326,10 @@ const isShared = (b: unknown): b is SharedArrayBuffer =>
 function domainWords(buffer: unknown): Int32Array {
   const minBytes = ptrBase(1) * 4;
   if (!isShared(buffer))
-    throw new KernelError('EINVAL', 'handle.buffer is not a SharedArrayBuffer');
+    throw new KernelError(
+      'EINVAL',
+      `handle.buffer is not a SharedArrayBuffer, got ${describeValue(buffer)} (attach with an RCU domain's domain.handle)`,
+    );
   if (buffer.byteLength < minBytes || buffer.byteLength % 4 !== 0)
     throw new KernelError(
       'EINVAL',
