@@ -121,9 +121,17 @@ describe('threads that die: reaping', () => {
         w.on('error', () => {}); // the 'throw' case
         const tid = w.threadId;
         const exited = new Promise((resolve) => w.once('exit', resolve));
-        const { slot } = await nextMessage<{ slot: number }>(w, 'reading');
+        // Not nextMessage: a crashing worker's 'error' may overtake its last message,
+        // which Node still delivers before 'exit'.
+        const reading = new Promise<{ slot: number }>((resolve) =>
+          w.on('message', (m: { type: string; slot: number }) => {
+            if (m.type === 'reading') resolve(m);
+          }),
+        );
+        if (how === 'spin') await within(reading, 30_000, "the worker's read section");
         if (how === 'spin') await w.terminate();
         await within(exited, 30_000, 'worker exit');
+        const { slot } = await within(reading, 1000, "the dead worker's last message");
         const gp = d.synchronizeRcu();
         // Safety first: the dead reader's section is still honoured until the reap.
         expect(await stillPending(gp, 50)).toBe(true);
