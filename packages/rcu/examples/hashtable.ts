@@ -178,7 +178,10 @@ export class RcuHashTable {
 export interface HashtableReaderJob {
   domain: RcuDomainHandle;
   table: RcuHashTableHandle;
-  /** ctl[0] !== 0: stop; ctl[1] counts readers that have started. */
+  /**
+   * ctl[0] !== 0: stop; ctl[1] counts readers that have started; ctl[2], when the buffer
+   * has it, counts lookups done by all readers (so an updater can wait for readers).
+   */
   ctl: SharedArrayBuffer;
   keys: number;
   seed: number;
@@ -197,6 +200,7 @@ export function hashtableReaderLoop(job: HashtableReaderJob): {
   let x = job.seed >>> 0 || 1;
   let lookups = 0;
   let found = 0;
+  const progress = ctl.length > 2;
   Atomics.add(ctl, 1, 1);
   while (Atomics.load(ctl, 0) === 0) {
     for (let i = 0; i < 256; i++) {
@@ -209,6 +213,7 @@ export function hashtableReaderLoop(job: HashtableReaderJob): {
       lookups++;
     }
     r.rcuQuiescentState(); // between "tasks"
+    if (progress) Atomics.add(ctl, 2, 256);
   }
   r.rcuUnregisterThread();
   return { lookups, found, errors: table.errors };

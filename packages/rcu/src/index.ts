@@ -13,11 +13,14 @@ export {
   rcuSeqSnap,
 } from './real/domain.js';
 export type {
+  RcuAttachOptions,
   RcuDomainHandle,
   RcuDomainOptions,
   RcuDomainStats,
   RcuFlavor,
+  RcuLog,
   RcuReader,
+  RcuReapResult,
 } from './real/domain.js';
 export { QsbrReader } from './real/qsbr.js';
 export { MbReader } from './real/mb.js';

@@ -15,12 +15,29 @@
  * @see kernel/rcu/tree.c (the algorithm driven here)
  */
 
-import { createRng } from '@kern/core';
+import { KernelError, createRng } from '@kern/core';
 import type { ClassicRcu } from './classic.js';
+import { describeValue } from './describe.js';
 import type { RcuState } from './tree.js';
 
 const CPU_BITS = 2 ** 22;
 const EV_BITS = 2 ** 23;
+/** The most CPUs an event key can name (`CPU_BITS`): 4,194,304, Tree RCU's 4-level limit. */
+const MAX_CPUS = CPU_BITS;
+
+/** Throws EINVAL unless `plan` was made by {@link planBulkGp} for `nrCpus` CPUs. */
+function checkPlan(what: string, nrCpus: number, plan: BulkGpPlan): void {
+  if (typeof plan !== 'object' || plan === null || !(plan.busy instanceof Uint8Array))
+    throw new KernelError(
+      'EINVAL',
+      `${what}: plan must be made by planBulkGp(), got ${describeValue(plan)}`,
+    );
+  if (plan.nrCpus !== nrCpus || plan.busy.length !== nrCpus)
+    throw new KernelError(
+      'EINVAL',
+      `${what}: the plan is for ${plan.nrCpus} CPUs, the RCU it runs on has ${nrCpus} (make it with planBulkGp(${nrCpus}, ...))`,
+    );
+}
 
 /** How a bulk grace period looks. */
 export interface BulkGpOptions {
@@ -77,11 +94,41 @@ export interface BulkGpResult {
 
 /**
  * Chooses busy and idle CPUs and their event times.
- * @throws KernelError EINVAL from the seeded generator on a bad seed.
+ * @throws KernelError EINVAL if `nrCpus` is not an integer 1..4,194,304, `idleFraction`
+ *   is not in [0, 1], a time option is not a finite number >= 0 (`nsPerJiffy` > 0), or
+ *   (from the seeded generator) on a bad seed; the message names the value and its type.
  */
 export function planBulkGp(nrCpus: number, opts: BulkGpOptions): BulkGpPlan {
+  if (!Number.isSafeInteger(nrCpus) || nrCpus < 1 || nrCpus > MAX_CPUS)
+    throw new KernelError(
+      'EINVAL',
+      `planBulkGp: nrCpus ${describeValue(nrCpus)} is not an integer 1..${MAX_CPUS}`,
+    );
+  if (typeof opts !== 'object' || opts === null)
+    throw new KernelError(
+      'EINVAL',
+      `planBulkGp: options must be an object ({ seed, ... }), got ${describeValue(opts)}`,
+    );
   const rng = createRng(opts.seed);
   const idleFraction = opts.idleFraction ?? 0.5;
+  if (typeof idleFraction !== 'number' || !(idleFraction >= 0 && idleFraction <= 1))
+    throw new KernelError(
+      'EINVAL',
+      `planBulkGp: idleFraction ${describeValue(idleFraction)} is not a fraction in [0, 1]`,
+    );
+  for (const [what, v, positive] of [
+    ['tickJitterNs', opts.tickJitterNs, false],
+    ['wakeLatencyNs', opts.wakeLatencyNs, false],
+    ['nsPerJiffy', opts.nsPerJiffy, true],
+  ] as const)
+    if (
+      v !== undefined &&
+      (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (positive && v === 0))
+    )
+      throw new KernelError(
+        'EINVAL',
+        `planBulkGp: ${what} ${describeValue(v)} is not a finite number ${positive ? '> 0' : '>= 0'}`,
+      );
   const jitter = Math.max(1, opts.tickJitterNs ?? 1000);
   const wake = Math.max(1, opts.wakeLatencyNs ?? 1000);
   const nsPerJiffy = opts.nsPerJiffy ?? 1_000_000;
@@ -121,9 +168,13 @@ function drain(g: Generator<undefined, unknown, unknown>): void {
  * Runs one grace period of Tree RCU (made without a scheduler) through `plan`: busy
  * CPUs' ticks go through `rcuSchedClockIrq`, idle CPUs get nothing and are left to FQS.
  * The lock statistics are reset first; the idle wakeups are this grace period's.
+ * @throws KernelError EINVAL if `plan` was not made by {@link planBulkGp} for
+ *   `rs.nrCpus` CPUs (nothing is run).
+ * @see kernel/rcu/tree.c: rcu_gp_init(), rcu_gp_fqs_loop(), rcu_report_qs_rnp()
  */
 export function runTreeGpBulk(rs: RcuState, plan: BulkGpPlan): BulkGpResult {
   const n = rs.nrCpus;
+  checkPlan('runTreeGpBulk', n, plan);
   for (let cpu = 0; cpu < n; cpu++) rs.setCpuIdle(cpu, plan.busy[cpu] === 0);
   rs.resetLockStats();
   const wakeups0 = rs.idleWakeups;
@@ -183,12 +234,26 @@ export function runTreeGpBulk(rs: RcuState, plan: BulkGpPlan): BulkGpResult {
  * Runs one batch of classic RCU through `plan`: busy CPUs report at their ticks; at
  * the time Tree RCU would run its first FQS scan (`firstFqsJiffies`), the holdouts are
  * sent IPIs and the woken idle CPUs report. The lock statistics are reset first.
+ * Linux's first FQS comes `3 + nrCpus / 256` jiffies after the grace period starts.
+ * @throws KernelError EINVAL if `plan` was not made by {@link planBulkGp} for
+ *   `cr.nrCpus` CPUs, or `firstFqsJiffies` is not a finite number >= 0 (nothing is run).
+ * @see kernel/rcuclassic.c (Linux <= 2.6.28): rcu_start_batch(), force_quiescent_state()
  */
 export function runClassicGpBulk(
   cr: ClassicRcu,
   plan: BulkGpPlan,
   firstFqsJiffies: number,
 ): BulkGpResult {
+  checkPlan('runClassicGpBulk', cr.nrCpus, plan);
+  if (
+    typeof firstFqsJiffies !== 'number' ||
+    !Number.isFinite(firstFqsJiffies) ||
+    firstFqsJiffies < 0
+  )
+    throw new KernelError(
+      'EINVAL',
+      `runClassicGpBulk: firstFqsJiffies ${describeValue(firstFqsJiffies)} is not a finite number >= 0 (Linux: 3 + nrCpus / 256)`,
+    );
   cr.resetLockStats();
   for (let cpu = 0; cpu < cr.nrCpus; cpu++) cr.idle[cpu] = plan.busy[cpu] === 1 ? 0 : 1;
   const clock = cr.clock;

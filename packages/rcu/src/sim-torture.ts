@@ -23,6 +23,7 @@
 
 import { KernelError, VirtualClock, createScheduler } from '@kern/core';
 import type { Printk, TaskContext } from '@kern/core';
+import { describeValue } from './describe.js';
 import { rcuSeqCtr } from './rcu.js';
 import { createRcuState } from './tree.js';
 import type { RcuState } from './tree.js';
@@ -107,12 +108,33 @@ interface TortureObj {
  * @see kernel/rcu/rcutorture.c: rcu_torture_init
  */
 export function runSimTorture(opts: SimTortureOptions): SimTortureResult {
+  if (typeof opts !== 'object' || opts === null)
+    throw new KernelError(
+      'EINVAL',
+      `runSimTorture options must be an object, got ${describeValue(opts)}`,
+    );
   const type = opts.type ?? 'rcu';
+  if (type !== 'rcu' && type !== 'busted')
+    throw new KernelError(
+      'EINVAL',
+      `torture type must be 'rcu' or 'busted', got ${describeValue(type)}`,
+    );
   const nrCpus = opts.nrCpus ?? 8;
   const nReaders = opts.nReaders ?? Math.max(1, nrCpus - 1);
   const nFake = opts.nFakeWriters ?? 2;
   const duration = opts.durationNs ?? 200e6;
-  if (!(duration > 0)) throw new KernelError('EINVAL', `torture duration ${duration} is not > 0`);
+  if (typeof duration !== 'number' || !(duration > 0))
+    throw new KernelError('EINVAL', `torture duration ${describeValue(duration)} is not > 0`);
+  for (const [what, v, min] of [
+    ['nrCpus', nrCpus, 1],
+    ['nReaders', nReaders, 1],
+    ['nFakeWriters', nFake, 0],
+  ] as const)
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new KernelError(
+        'EINVAL',
+        `torture ${what} ${describeValue(v)} is not an integer >= ${min}`,
+      );
   const clock = new VirtualClock();
   const sched = createScheduler({ nrCpus, seed: opts.seed, clock, onTaskError: 'throw' });
   const rs: RcuState = createRcuState({

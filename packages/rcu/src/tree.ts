@@ -51,6 +51,7 @@ import {
   rcuSeqStarted,
   rcuSeqState,
 } from './rcu.js';
+import { describeValue } from './describe.js';
 import { RcuArena } from './rcu-arena.js';
 import { RcuSegcblist } from './rcu-segcblist.js';
 import type { RcuCallback } from './rcu-segcblist.js';
@@ -117,13 +118,16 @@ export function rcuInitGeometry(
     ['fanout_leaf', fanoutLeaf],
   ] as const)
     if (!Number.isInteger(v) || v < 2 || v > 64)
-      throw new KernelError('EINVAL', `rcu ${what} ${v} is not an integer from 2 to 64`);
+      throw new KernelError(
+        'EINVAL',
+        `rcu ${what} ${describeValue(v)} is not an integer from 2 to 64`,
+      );
   const capacity = [fanoutLeaf];
   for (let i = 1; i < RCU_MAX_LVLS; i++) capacity.push(capacity[i - 1]! * fanout);
   if (!Number.isSafeInteger(nrCpus) || nrCpus < 1 || nrCpus > capacity[RCU_MAX_LVLS - 1]!)
     throw new KernelError(
       'EINVAL',
-      `rcu: nr_cpu_ids ${nrCpus} is not 1..${capacity[RCU_MAX_LVLS - 1]} (fanout ${fanout}, leaf ${fanoutLeaf})`,
+      `rcu: nr_cpu_ids ${describeValue(nrCpus)} is not 1..${capacity[RCU_MAX_LVLS - 1]} (fanout ${fanout}, leaf ${fanoutLeaf})`,
     );
   let i = 0;
   while (nrCpus > capacity[i]!) i++;
@@ -255,10 +259,16 @@ function checkRcuOptions(opts: RcuStateOptions): void {
   ] as const;
   for (const [what, v, min] of jiffies)
     if (v !== undefined && (!Number.isSafeInteger(v) || v < min))
-      throw new KernelError('EINVAL', `rcu: ${what} ${v} is not an integer >= ${min}`);
+      throw new KernelError(
+        'EINVAL',
+        `rcu: ${what} ${describeValue(v)} is not an integer >= ${min}`,
+      );
   const h = opts.lockHoldNs;
   if (h !== undefined && (!Number.isFinite(h) || h < 0))
-    throw new KernelError('EINVAL', `rcu: lockHoldNs ${h} is not a finite number >= 0`);
+    throw new KernelError(
+      'EINVAL',
+      `rcu: lockHoldNs ${describeValue(h)} is not a finite number >= 0`,
+    );
 }
 
 /** One `rcu_node`, as read back by {@link RcuState.node} (masks as BigInt). */
@@ -534,10 +544,22 @@ export class RcuState {
    * @throws KernelError EINVAL as {@link rcuInitGeometry}, if `sched` has a different
    *   CPU count or clock, or if a numeric option is out of range (`jiffiesTillFirstFqs`,
    *   `jiffiesTillNextFqs` integers >= 0, `stallTimeoutJiffies` an integer >= 1,
-   *   `lockHoldNs` finite and >= 0); the message names the option and its value.
+   *   `lockHoldNs` finite and >= 0), or if `clock` is missing or not a VirtualClock; the
+   *   message names the option and its value with its type.
    * @see kernel/rcu/tree.c: rcu_init, rcu_init_one, rcu_spawn_gp_kthread
    */
   constructor(opts: RcuStateOptions) {
+    if (typeof opts !== 'object' || opts === null)
+      throw new KernelError(
+        'EINVAL',
+        `rcu: createRcuState options must be an object ({ nrCpus, clock, ... }), got ${describeValue(opts)}`,
+      );
+    const clock = opts.clock as Partial<VirtualClock> | undefined;
+    if (typeof clock?.nowNs !== 'function' || !(typeof clock.hz === 'number' && clock.hz > 0))
+      throw new KernelError(
+        'EINVAL',
+        `rcu: clock must be a VirtualClock (createVirtualClock() from @kern/core), got ${describeValue(opts.clock)}`,
+      );
     const g = rcuInitGeometry(
       opts.nrCpus,
       opts.fanout ?? RCU_FANOUT,

@@ -178,8 +178,12 @@ describe('percpu rw-semaphore', () => {
     if (brokenWriter) {
       // Negative control: a writer that skips rcu_sync's grace period. Readers then never
       // leave the fast path, which does not look at BLOCK, so they walk in on the writer.
-      sem.rss.rcuSyncEnter = () => Promise.resolve();
-      sem.rss.rcuSyncExit = () => {};
+      // It still counts itself in rcu_sync's COUNT word (index + 1), which percpuUpWrite
+      // checks, but leaves the state IDLE.
+      const words = new Int32Array(sem.rss.handle.buffer);
+      const count = sem.rss.handle.index + 1;
+      sem.rss.rcuSyncEnter = () => Promise.resolve(void Atomics.add(words, count, 1));
+      sem.rss.rcuSyncExit = () => void Atomics.sub(words, count, 1);
     }
     // [0] writer inside, [1] stop, [2] violations seen by any reader.
     const shared = new Int32Array(new SharedArrayBuffer(12));

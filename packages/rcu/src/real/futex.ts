@@ -10,6 +10,7 @@
  */
 import { isMainThread } from 'node:worker_threads';
 import { KernelError } from '@kern/core';
+import { holdEventLoop, releaseEventLoop } from './keep-alive.js';
 
 type WaitAsyncResult =
   | { async: false; value: 'not-equal' | 'timed-out' }
@@ -31,7 +32,10 @@ export interface WaitStep {
   readonly ms: number;
 }
 
-/** Waits asynchronously while `array[index] === value`, for at most `ms` (never blocks). */
+/**
+ * Waits asynchronously while `array[index] === value`, for at most `ms` (never blocks),
+ * keeping the thread's event loop alive meanwhile (keep-alive.ts).
+ */
 export async function futexWaitAsync(
   array: Int32Array,
   index: number,
@@ -43,7 +47,14 @@ export async function futexWaitAsync(
     return;
   }
   const r = waitAsyncFn(array, index, value, ms);
-  if (r.async) await r.value;
+  if (!r.async) return;
+  // waitAsync does not keep the event loop alive: hold it while the wait is pending.
+  holdEventLoop();
+  try {
+    await r.value;
+  } finally {
+    releaseEventLoop();
+  }
 }
 
 /** Blocks the calling worker while `array[index] === value`, for at most `ms`. */

@@ -23,6 +23,8 @@ export const H_NR_PTRS = 3;
 export const H_PROBE = 4;
 /** Two words: this domain's 64-bit random id (node:crypto), written at creation. */
 export const H_ID = 5;
+/** RCU CPU stall timeout of the domain in ms (0: no stall warnings), written at creation. */
+export const H_STALL_MS = 7;
 
 // Line 1: the grace-period counter readers load (read-mostly).
 export const GP_CTR = 1 * LINE_WORDS;
@@ -38,8 +40,21 @@ export const READER_BASE = 3 * LINE_WORDS;
 export const R_CTR = 0;
 /** Offset in a reader line: 0 = slot free, 1 = registered. */
 export const R_REG = 1;
-/** Offset in a reader line: threadId of the registered thread, for debugging. */
+/**
+ * Offset in a reader line: threadId of the registered thread (stall reports; reaping
+ * claims the slot by compare-exchanging it to {@link R_TID_REAPING}).
+ */
 export const R_TID = 2;
+/**
+ * Offset in a reader line: the registration generation, advanced at each registration,
+ * unregistration and reap, so a reader object can tell that its slot is no longer its own.
+ */
+export const R_GEN = 3;
+/** R_TID while a reap claims the slot (no thread has a negative threadId). */
+export const R_TID_REAPING = -1;
+
+/** GP_LOCK of a free lock; a held one holds its owner's threadId + 1. */
+export const GP_LOCK_FREE = 0;
 
 /** Flavor codes stored in H_FLAVOR. */
 export const FLAVOR_QSBR = 1;

@@ -8,7 +8,14 @@
  */
 import { KernelError } from '@kern/core';
 import { GP_CTR, LINE_WORDS, MB_GP_PHASE, R_CTR, READER_BASE } from './layout.js';
-import { wakeUpGp } from './qsbr.js';
+import { badSlotError, staleReaderError, wakeUpGp } from './qsbr.js';
+
+/**
+ * The nesting of an unregistered reader: any negative nesting marks one, and the lock's
+ * nested path (never its outermost one) is where it is noticed, so the check costs the
+ * outermost lock nothing.
+ */
+const UNREGISTERED = -(2 ** 30);
 
 /**
  * Whether no MB reader is inside a critical section begun in the phase opposite to `gp`'s.
@@ -26,6 +33,11 @@ export function mbReadersQuiescent(h: Int32Array, nrReaders: number, gp: number)
  * A thread's registration in a memory-barrier domain; made by
  * `RcuDomain.rcuRegisterThread()`. Critical sections nest; the nesting depth is
  * thread-local and only the outermost lock and unlock touch shared memory.
+ *
+ * After {@link MbReader.rcuUnregisterThread} every method throws EINVAL and writes
+ * nothing (the slot may belong to another thread by then). A slot reaped by another
+ * thread (`rcuReapThread()`, for threads that have exited) is not noticed by a reader
+ * that is still running: its lock would write the slot, so reap only dead threads.
  *
  * @see liburcu: include/urcu/urcu-mb.h
  */
@@ -68,26 +80,31 @@ export class MbReader {
    * `cmm_smp_mb()`; x64: `xchg`), issued through wasm when the domain has a
    * WebAssembly.Memory (with `atomic.fence` after it where the hardware is not TSO), else
    * `Atomics.store` (`Atomics.exchange` where it is not TSO).
+   * @throws KernelError EINVAL after rcuUnregisterThread() (nothing is written).
    * @see liburcu: include/urcu/static/urcu-common.h (_urcu_read_lock_update)
    */
   rcuReadLock(): void {
-    if (this.nesting++ === 0) {
+    const n = this.nesting;
+    if (n === 0) {
+      this.nesting = 1;
       if (this.seqCstCopy) this.seqCstCopy(this.ctrByte, GP_CTR * 4);
       else if (this.tso) Atomics.store(this.h, this.ctrAt, this.h[GP_CTR]!);
       else Atomics.exchange(this.h, this.ctrAt, this.h[GP_CTR]!);
-    }
+    } else if (n > 0) this.nesting = n + 1;
+    else throw staleReaderError('memory-barrier', this.slot, 'rcuReadLock()');
   }
 
   /**
    * Ends a read-side critical section. Outermost: clears the snapshot (a release store)
    * and wakes a waiting updater.
-   * @throws KernelError EINVAL without a matching rcuReadLock (nothing is changed).
+   * @throws KernelError EINVAL without a matching rcuReadLock, or after
+   *   rcuUnregisterThread() (nothing is changed).
    * @see liburcu: include/urcu/static/urcu-mb.h (_urcu_mb_read_unlock_update_and_wakeup)
    */
   rcuReadUnlock(): void {
     const n = this.nesting;
     if (n !== 1) {
-      if (n <= 0) unbalancedUnlock(this.slot);
+      if (n <= 0) unbalancedUnlock(this.slot, n);
       this.nesting = n - 1;
       return;
     }
@@ -99,10 +116,13 @@ export class MbReader {
 
   /**
    * Reads pointer slot `slot`: a plain typed-array read.
+   * @throws KernelError EINVAL if `slot` is not a pointer slot of the domain.
    * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
    */
   rcuDereference(slot: number): number {
-    return this.pointers[slot]!;
+    const v = this.pointers[slot];
+    if (v === undefined) throw badSlotError(slot, this.pointers.length);
+    return v;
   }
 
   /** Whether the thread is inside a read-side critical section. */
@@ -110,48 +130,94 @@ export class MbReader {
     return this.nesting > 0;
   }
 
-  /** A no-op: MB readers are quiescent outside their critical sections. */
-  rcuQuiescentState(): void {}
+  /** Read-side critical sections this thread is nested in (0: outside). */
+  get depth(): number {
+    return Math.max(this.nesting, 0);
+  }
 
-  /** A no-op for the MB flavor. */
-  rcuThreadOffline(): void {}
+  /**
+   * A no-op: MB readers are quiescent outside their critical sections.
+   * @throws KernelError EINVAL after rcuUnregisterThread().
+   */
+  rcuQuiescentState(): void {
+    this.checkRegistered('rcuQuiescentState()');
+  }
 
-  /** A no-op for the MB flavor. */
-  rcuThreadOnline(): void {}
+  /**
+   * A no-op for the MB flavor.
+   * @throws KernelError EINVAL after rcuUnregisterThread().
+   */
+  rcuThreadOffline(): void {
+    this.checkRegistered('rcuThreadOffline()');
+  }
 
-  /** Runs `fn` (MB readers need no quiescent states between tasks). */
+  /**
+   * A no-op for the MB flavor.
+   * @throws KernelError EINVAL after rcuUnregisterThread().
+   */
+  rcuThreadOnline(): void {
+    this.checkRegistered('rcuThreadOnline()');
+  }
+
+  /**
+   * Runs `fn` (MB readers need no quiescent states between tasks).
+   * @throws KernelError EINVAL after rcuUnregisterThread() (before `fn` runs).
+   */
   runTask<T>(fn: () => T): T {
+    this.checkRegistered('runTask()');
     return fn();
   }
 
-  /** Returns `fn` itself (see {@link MbReader.runTask}). */
+  /**
+   * Returns `fn` itself (see {@link MbReader.runTask}).
+   * @throws KernelError EINVAL after rcuUnregisterThread().
+   */
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    this.checkRegistered('wrap()');
     return fn;
   }
 
-  /** `Atomics.wait` (workers only); MB readers outside a critical section are never waited for. */
+  /**
+   * `Atomics.wait` (workers only); MB readers outside a critical section are never waited for.
+   * @throws KernelError EINVAL after rcuUnregisterThread().
+   */
   waitOffline(
     array: Int32Array,
     index: number,
     value: number,
     ms: number,
   ): 'ok' | 'not-equal' | 'timed-out' {
+    this.checkRegistered('waitOffline()');
     return Atomics.wait(array, index, value, ms);
   }
 
   /**
-   * Frees the reader slot (must be outside any critical section).
+   * Frees the reader slot (the domain clears it, unless it was reaped meanwhile). A
+   * second call does nothing.
+   * @throws KernelError EBUSY inside a read-side critical section (grace periods would
+   *   then end while this thread still reads); nothing is changed.
    * @see liburcu: src/urcu.c (urcu_mb_unregister_thread)
    */
   rcuUnregisterThread(): void {
-    this.nesting = 0;
-    Atomics.store(this.h, this.ctrAt, 0);
+    const n = this.nesting;
+    if (n < 0) return;
+    if (n > 0)
+      throw new KernelError(
+        'EBUSY',
+        `rcuUnregisterThread() inside a read-side critical section (memory-barrier reader slot ${this.slot}, nesting ${n}): call rcuReadUnlock() first`,
+      );
+    this.nesting = UNREGISTERED;
     this.onUnregister(this);
+  }
+
+  private checkRegistered(what: string): void {
+    if (this.nesting < 0) throw staleReaderError('memory-barrier', this.slot, what);
   }
 }
 
 /** Out of line, so the unlock fast path stays small enough to inline. */
-function unbalancedUnlock(slot: number): never {
+function unbalancedUnlock(slot: number, nesting: number): never {
+  if (nesting < 0) throw staleReaderError('memory-barrier', slot, 'rcuReadUnlock()');
   throw new KernelError(
     'EINVAL',
     `rcuReadUnlock() without rcuReadLock() on memory-barrier reader slot ${slot} (nesting 0)`,

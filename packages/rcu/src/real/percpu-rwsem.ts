@@ -23,10 +23,11 @@
  *      percpu_up_read(), percpu_down_write(), percpu_up_write(), readers_active_check()
  */
 import { KernelError } from '@kern/core';
-import type { RcuDomain, RcuReader } from './domain.js';
+import { describeValue } from '../describe.js';
+import { isObjectWithHandle, type RcuDomain, type RcuReader } from './domain.js';
 import { assertMayBlock, driveAsync, driveSync, nextBackoff, type WaitStep } from './futex.js';
 import { LINE_WORDS } from './layout.js';
-import { RcuSync } from './rcu-sync.js';
+import { RcuSync, checkDomain } from './rcu-sync.js';
 
 const BLOCK = 0;
 const WRITER_FUTEX = 1;
@@ -41,19 +42,37 @@ export interface PercpuRwsemHandle {
 
 /**
  * Creates a percpu rw-semaphore with one counter per reader slot of `domain`.
+ * @throws KernelError EINVAL if `domain` is not an {@link RcuDomain} of this thread.
  * @see kernel/locking/percpu-rwsem.c: __percpu_init_rwsem()
  */
 export function createPercpuRwsem(domain: RcuDomain): PercpuRwsem {
+  checkDomain('createPercpuRwsem', domain);
   const buffer = new SharedArrayBuffer((COUNT_BASE + domain.maxReaders * LINE_WORDS) * 4);
   return new PercpuRwsem(domain, { buffer });
 }
 
 /**
- * Attaches to a percpu rw-semaphore made in another thread.
- * @throws KernelError EINVAL if it was made for a domain with another number of slots.
+ * Attaches to a percpu rw-semaphore made in another thread, from its `sem.handle` (a
+ * property, as `domain.handle`).
+ * @throws KernelError EINVAL if `domain` is not an {@link RcuDomain}, if `handle` is not a
+ *   semaphore's handle (in particular the semaphore object itself, or its
+ *   structured-clone copy, instead of `sem.handle`), or if it was made for a domain with
+ *   another number of slots.
  * @see kernel/locking/percpu-rwsem.c
  */
 export function attachPercpuRwsem(domain: RcuDomain, handle: PercpuRwsemHandle): PercpuRwsem {
+  checkDomain('attachPercpuRwsem', domain);
+  if (handle instanceof PercpuRwsem || isObjectWithHandle(handle))
+    throw new KernelError(
+      'EINVAL',
+      'attachPercpuRwsem: pass sem.handle, not the semaphore object (workerData: { sem: sem.handle })',
+    );
+  const buffer: unknown = (handle as { buffer?: unknown } | null | undefined)?.buffer;
+  if (Object.prototype.toString.call(buffer) !== '[object SharedArrayBuffer]')
+    throw new KernelError(
+      'EINVAL',
+      `attachPercpuRwsem: expected sem.handle ({ buffer }), got ${describeValue(handle)}`,
+    );
   return new PercpuRwsem(domain, handle);
 }
 
@@ -72,7 +91,10 @@ export class PercpuRwsem {
   ) {
     this.a = new Int32Array(handle.buffer);
     if (this.a.length !== COUNT_BASE + domain.maxReaders * LINE_WORDS)
-      throw new KernelError('EINVAL', 'percpu rwsem was made for another domain size');
+      throw new KernelError(
+        'EINVAL',
+        `percpu rwsem of ${this.a.length} words was made for another domain size (this domain has ${domain.maxReaders} reader slots)`,
+      );
     this.rss = new RcuSync(domain, { buffer: handle.buffer, index: SYNC_LINE });
   }
 
@@ -125,12 +147,14 @@ export class PercpuRwsem {
   /**
    * Takes the lock for reading, blocking while a writer holds it (workers only; the
    * thread goes offline while blocked so it holds up no grace period).
-   * @throws KernelError EPERM on the main thread, EINVAL if not registered.
+   * @throws KernelError EPERM on the main thread — always, even when the lock is free
+   *   (use percpuDownReadAsync() or percpuDownReadTrylock() there) — EINVAL if not
+   *   registered.
    * @see kernel/locking/percpu-rwsem.c: percpu_down_read()
    */
   percpuDownRead(): void {
-    if (this.percpuDownReadTrylock()) return;
     assertMayBlock('percpuDownRead()');
+    if (this.percpuDownReadTrylock()) return;
     const r = this.slotOf();
     while (!this.percpuDownReadTrylock()) r.waitOffline(this.a, BLOCK, 1, 5);
   }
@@ -173,10 +197,12 @@ export class PercpuRwsem {
    * Takes the lock for writing: waits a grace period (rcu_sync) so every reader sees the
    * slow path, excludes other writers and new readers, then waits for readers to drain.
    * Never blocks the event loop.
-   * @throws KernelError ESHUTDOWN if the domain closes while waiting.
+   * @throws KernelError (rejects) EDEADLK inside this thread's own memory-barrier
+   *   read-side critical section, ESHUTDOWN if the domain closes while waiting.
    * @see kernel/locking/percpu-rwsem.c: percpu_down_write()
    */
   async percpuDownWrite(): Promise<void> {
+    this.domain.assertNotReading('percpuDownWrite()');
     await this.rss.rcuSyncEnter();
     try {
       await driveAsync(this.writeSteps());
@@ -188,11 +214,13 @@ export class PercpuRwsem {
 
   /**
    * Blocking {@link PercpuRwsem.percpuDownWrite} (workers only).
-   * @throws KernelError EPERM on the main thread.
+   * @throws KernelError EPERM on the main thread, EDEADLK inside this thread's own
+   *   memory-barrier read-side critical section.
    * @see kernel/locking/percpu-rwsem.c: percpu_down_write()
    */
   percpuDownWriteSync(): void {
     assertMayBlock('percpuDownWriteSync()');
+    this.domain.assertNotReading('percpuDownWriteSync()');
     const r = this.domain.reader;
     const wasOnline = r?.flavor === 'qsbr' && r.online;
     if (wasOnline) r.rcuThreadOffline();
@@ -213,9 +241,15 @@ export class PercpuRwsem {
    * Releases the write lock: readers may enter at once (slow path), and return to the fast
    * path one grace period later (a callRcu: like callRcu, it never announces a quiescent
    * state for this thread's reader, so it may be called with handles held).
+   * @throws KernelError EINVAL if the semaphore is not write-locked (nothing is changed).
    * @see kernel/locking/percpu-rwsem.c: percpu_up_write()
    */
   percpuUpWrite(): void {
+    if (Atomics.load(this.a, BLOCK) === 0 || this.rss.count <= 0)
+      throw new KernelError(
+        'EINVAL',
+        'percpuUpWrite() without percpuDownWrite(): the semaphore is not write-locked',
+      );
     Atomics.store(this.a, BLOCK, 0);
     Atomics.notify(this.a, BLOCK);
     this.rss.rcuSyncExit();

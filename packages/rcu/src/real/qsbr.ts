@@ -5,7 +5,9 @@
  * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_quiescent_state,
  *      _urcu_qsbr_thread_offline, _urcu_qsbr_thread_online), src/urcu-qsbr.c
  */
-import { GP_CTR, GP_FUTEX, LINE_WORDS, R_CTR, READER_BASE } from './layout.js';
+import { KernelError } from '@kern/core';
+import { describeValue } from '../describe.js';
+import { GP_CTR, GP_FUTEX, LINE_WORDS, R_CTR, R_GEN, READER_BASE } from './layout.js';
 
 /** Wakes an updater sleeping in a grace period (it set GP_FUTEX to -1 before sleeping). */
 export function wakeUpGp(h: Int32Array): void {
@@ -46,6 +48,11 @@ export function qsbrReadersQuiescent(h: Int32Array, nrReaders: number, ctr: numb
  * Nesting is not tracked: `rcuReadLock`/`rcuReadUnlock` are empty (the QSBR read side
  * costs nothing), so an unbalanced unlock cannot be detected and does no harm.
  *
+ * After {@link QsbrReader.rcuUnregisterThread} (or once its slot was reaped with
+ * `rcuReapThread()`), every method that would write the slot — which another thread may
+ * own by then — throws EINVAL instead and writes nothing; the empty lock and unlock and
+ * `rcuDereference` stay what they are.
+ *
  * @see liburcu: include/urcu/urcu-qsbr.h
  */
 export class QsbrReader {
@@ -54,6 +61,11 @@ export class QsbrReader {
   /** Last value stored in this reader's R_CTR word (0 = offline). Thread-local. */
   private snap = 0;
   private readonly ctrAt: number;
+  /** This reader's R_GEN word, and its value at registration (read back by slow paths). */
+  private readonly genAt: number;
+  private readonly gen: number;
+  /** Set by rcuUnregisterThread() (or when a slow path finds the slot reaped). Thread-local. */
+  private unregistered = false;
 
   /** @internal Made by `RcuDomain.rcuRegisterThread()`. */
   constructor(
@@ -72,6 +84,8 @@ export class QsbrReader {
     private readonly tso: boolean,
   ) {
     this.ctrAt = READER_BASE + slot * LINE_WORDS + R_CTR;
+    this.genAt = READER_BASE + slot * LINE_WORDS + R_GEN;
+    this.gen = Atomics.load(h, this.genAt);
     this.rcuThreadOnline();
   }
 
@@ -92,10 +106,13 @@ export class QsbrReader {
    * Reads pointer slot `slot` of the domain: a plain typed-array read (handles are
    * published with a seq-cst store; dependent loads are ordered by the hardware, as for
    * `rcu_dereference()` in C).
+   * @throws KernelError EINVAL if `slot` is not a pointer slot of the domain.
    * @see liburcu: include/urcu/static/pointer.h (_rcu_dereference)
    */
   rcuDereference(slot: number): number {
-    return this.pointers[slot]!;
+    const v = this.pointers[slot];
+    if (v === undefined) throw badSlotError(slot, this.pointers.length);
+    return v;
   }
 
   /** Whether this thread is online (grace periods wait for it). */
@@ -105,12 +122,19 @@ export class QsbrReader {
 
   /**
    * Announces a quiescent state: this thread holds no handle obtained before. Two plain
-   * reads when no grace period is waiting; one seq-cst store when one is.
+   * reads when no grace period is waiting; one seq-cst store when one is. A no-op while
+   * offline.
+   * @throws KernelError EINVAL after rcuUnregisterThread() (or once the slot was reaped).
    * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_quiescent_state)
    */
   rcuQuiescentState(): void {
     const g = this.h[GP_CTR]!;
-    if (g === this.snap || this.snap === 0) return;
+    if (g === this.snap) return;
+    if (this.snap === 0) {
+      if (this.unregistered) this.stale('rcuQuiescentState()');
+      return;
+    }
+    this.checkOwned('rcuQuiescentState()');
     this.snap = g;
     this.storeCtr(g);
     wakeUpGp(this.h);
@@ -119,10 +143,15 @@ export class QsbrReader {
   /**
    * Goes offline (an extended quiescent state): grace periods no longer wait for this
    * thread. Call before blocking or idling.
+   * @throws KernelError EINVAL after rcuUnregisterThread() (or once the slot was reaped).
    * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_thread_offline)
    */
   rcuThreadOffline(): void {
-    if (this.snap === 0) return;
+    if (this.snap === 0) {
+      if (this.unregistered) this.stale('rcuThreadOffline()');
+      return;
+    }
+    this.checkOwned('rcuThreadOffline()');
     this.snap = 0;
     this.storeCtr(0);
     wakeUpGp(this.h);
@@ -130,13 +159,30 @@ export class QsbrReader {
 
   /**
    * Comes back online; handles may be dereferenced again.
+   * @throws KernelError EINVAL after rcuUnregisterThread() (or once the slot was reaped).
    * @see liburcu: include/urcu/static/urcu-qsbr.h (_urcu_qsbr_thread_online)
    */
   rcuThreadOnline(): void {
     if (this.snap !== 0) return;
+    this.checkOwned('rcuThreadOnline()');
     const g = Atomics.load(this.h, GP_CTR);
     this.snap = g;
     this.storeCtr(g);
+  }
+
+  /**
+   * Throws EINVAL unless the slot is still this registration's (slow paths only: the
+   * check is a load of this reader's own line, before any store to it).
+   */
+  private checkOwned(what: string): void {
+    if (this.unregistered || Atomics.load(this.h, this.genAt) !== this.gen) this.stale(what);
+  }
+
+  /** Marks this reader dead (it never writes its slot again) and throws EINVAL. */
+  private stale(what: string): never {
+    this.unregistered = true;
+    this.snap = 0;
+    throw staleReaderError('QSBR', this.slot, what);
   }
 
   /** Stores R_CTR ordered before every later load (store, then cmm_smp_mb()). */
@@ -149,6 +195,7 @@ export class QsbrReader {
    * Runs one task with an automatic quiescent state after it: an offline thread comes
    * online for the task and goes offline again after it (so an idle worker is never
    * waited for); an online thread announces a quiescent state after it.
+   * @throws KernelError EINVAL after rcuUnregisterThread() (before `fn` runs).
    * @see liburcu: doc/rcu-api.md (rcu_quiescent_state, rcu_thread_offline)
    */
   runTask<T>(fn: () => T): T {
@@ -164,6 +211,7 @@ export class QsbrReader {
 
   /**
    * Wraps a handler (a `message` listener, say) with {@link QsbrReader.runTask}.
+   * @throws KernelError EINVAL (from the wrapper) after rcuUnregisterThread().
    * @see liburcu: doc/rcu-api.md
    */
   wrap<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
@@ -173,6 +221,7 @@ export class QsbrReader {
   /**
    * Blocks in `Atomics.wait(array, index, value, ms)` offline (workers only), so the wait
    * never holds up a grace period. Returns what `Atomics.wait` returned.
+   * @throws KernelError EINVAL after rcuUnregisterThread().
    * @see liburcu: doc/rcu-api.md (rcu_thread_offline before blocking)
    */
   waitOffline(
@@ -191,11 +240,36 @@ export class QsbrReader {
   }
 
   /**
-   * Goes offline and frees the reader slot.
+   * Goes offline and frees the reader slot (the domain clears it, unless it was reaped
+   * meanwhile). A second call does nothing.
+   *
+   * QSBR cannot tell whether the thread is inside a read-side critical section (its lock
+   * is empty): the caller must hold no handle across this call.
    * @see liburcu: src/urcu-qsbr.c (urcu_qsbr_unregister_thread)
    */
   rcuUnregisterThread(): void {
-    this.rcuThreadOffline();
+    if (this.unregistered) return;
+    this.unregistered = true;
+    this.snap = 0;
     this.onUnregister(this);
   }
+}
+
+/**
+ * The error of a reader object used after its registration ended: its slot may belong to
+ * another thread by now, so nothing was written.
+ */
+export function staleReaderError(flavor: string, slot: number, what: string): KernelError {
+  return new KernelError(
+    'EINVAL',
+    `${what}: ${flavor} reader slot ${slot} was unregistered (rcuUnregisterThread()) or reaped (rcuReapThread()); it may belong to another thread now, so nothing was written (register again with rcuRegisterThread())`,
+  );
+}
+
+/** EINVAL for a pointer slot outside 0..n-1 (or not an integer). */
+export function badSlotError(slot: unknown, n: number): KernelError {
+  return new KernelError(
+    'EINVAL',
+    `pointer slot ${describeValue(slot)} is not an integer in 0..${n - 1}`,
+  );
 }

@@ -20,7 +20,8 @@
  *      rcu_sync_is_idle()
  */
 import { KernelError } from '@kern/core';
-import type { RcuDomain } from './domain.js';
+import { describeValue } from '../describe.js';
+import { RcuDomain, isObjectWithHandle } from './domain.js';
 import {
   assertMayBlock,
   driveSync,
@@ -57,18 +58,42 @@ export interface RcuSyncHandle {
 /**
  * Creates an rcu_sync in new shared memory, bound to `domain` (whose grace periods it
  * waits for).
+ * @throws KernelError EINVAL if `domain` is not an {@link RcuDomain} of this thread.
  * @see kernel/rcu/sync.c: rcu_sync_init()
  */
 export function createRcuSync(domain: RcuDomain): RcuSync {
+  checkDomain('createRcuSync', domain);
   return new RcuSync(domain, { buffer: new SharedArrayBuffer(LINE_WORDS * 4), index: 0 });
 }
 
 /**
- * Attaches to an rcu_sync made in another thread (or placed inside another structure).
+ * Attaches to an rcu_sync made in another thread (or placed inside another structure),
+ * from its `rss.handle`.
+ * @throws KernelError EINVAL if `domain` is not an {@link RcuDomain}, or `handle` is not
+ *   an rcu_sync handle (in particular the RcuSync object itself, or its structured-clone
+ *   copy, instead of `rss.handle`).
  * @see kernel/rcu/sync.c
  */
 export function attachRcuSync(domain: RcuDomain, handle: RcuSyncHandle): RcuSync {
+  checkDomain('attachRcuSync', domain);
+  if (handle instanceof RcuSync || isObjectWithHandle(handle))
+    throw new KernelError(
+      'EINVAL',
+      'attachRcuSync: pass rss.handle, not the rcu_sync object (workerData: { rss: rss.handle })',
+    );
   return new RcuSync(domain, handle);
+}
+
+/**
+ * Throws EINVAL unless `domain` is an attached {@link RcuDomain} (not its handle).
+ * @internal Shared with the percpu rw-semaphore.
+ */
+export function checkDomain(what: string, domain: unknown): void {
+  if (!(domain instanceof RcuDomain))
+    throw new KernelError(
+      'EINVAL',
+      `${what}: domain must be an RcuDomain (from createRcuDomain or attachRcuDomain(handle) in this thread), got ${describeValue(domain)}`,
+    );
 }
 
 /** @see kernel/rcu/sync.c: struct rcu_sync */
@@ -81,10 +106,27 @@ export class RcuSync {
     private readonly domain: RcuDomain,
     readonly handle: RcuSyncHandle,
   ) {
-    if (handle.index % LINE_WORDS !== 0)
-      throw new KernelError('EINVAL', `rcu_sync index ${handle.index} is not line-aligned`);
-    this.a = new Int32Array(handle.buffer);
-    this.st = handle.index + STATE;
+    const buffer: unknown = handle?.buffer;
+    if (Object.prototype.toString.call(buffer) !== '[object SharedArrayBuffer]')
+      throw new KernelError(
+        'EINVAL',
+        `rcu_sync handle.buffer is not a SharedArrayBuffer, got ${describeValue(buffer)}`,
+      );
+    const index: unknown = handle.index;
+    const words = (buffer as SharedArrayBuffer).byteLength >> 2;
+    if (
+      typeof index !== 'number' ||
+      !Number.isInteger(index) ||
+      index < 0 ||
+      index % LINE_WORDS !== 0 ||
+      index + LINE_WORDS > words
+    )
+      throw new KernelError(
+        'EINVAL',
+        `rcu_sync index ${describeValue(index)} is not a line-aligned word index (a multiple of ${LINE_WORDS}) of a line inside the ${words}-word buffer`,
+      );
+    this.a = new Int32Array(buffer as SharedArrayBuffer);
+    this.st = index + STATE;
   }
 
   /**
@@ -111,10 +153,12 @@ export class RcuSync {
    * the first of the current updaters entered. Never blocks the event loop. Waits like
    * `synchronizeRcu()`: the calling thread holds no handle across the `await` (its QSBR
    * reader announces quiescent states while it waits).
-   * @throws KernelError ESHUTDOWN if the domain closes while waiting.
+   * @throws KernelError (rejects) EDEADLK inside this thread's own memory-barrier
+   *   read-side critical section, ESHUTDOWN if the domain closes while waiting.
    * @see kernel/rcu/sync.c: rcu_sync_enter()
    */
   async rcuSyncEnter(): Promise<void> {
+    this.domain.assertNotReading('rcuSyncEnter()');
     if (this.enterLocked()) {
       await this.firstEnterGp(() => this.domain.synchronizeRcu());
       return;
@@ -124,11 +168,13 @@ export class RcuSync {
 
   /**
    * Blocking {@link RcuSync.rcuSyncEnter} (workers only).
-   * @throws KernelError EPERM on the main thread, ESHUTDOWN if the domain closes.
+   * @throws KernelError EPERM on the main thread, EDEADLK inside this thread's own
+   *   memory-barrier read-side critical section, ESHUTDOWN if the domain closes.
    * @see kernel/rcu/sync.c: rcu_sync_enter()
    */
   rcuSyncEnterSync(): void {
     assertMayBlock('rcuSyncEnterSync()');
+    this.domain.assertNotReading('rcuSyncEnterSync()');
     if (this.enterLocked()) {
       this.domain.synchronizeRcuSync();
       this.rcuSyncFunc();
