@@ -20,16 +20,18 @@ async function churn(
   table.brokenReclaim = broken;
   // [0] stop, [1] readers started, [2] lookups done by both readers.
   const ctl = new Int32Array(new SharedArrayBuffer(12));
+  // The main thread churns keys 0..511; keys 512..639 are inserted before the readers
+  // start and never removed, so a lookup can find something however slowly grace periods
+  // give deleted nodes back to the pool (while it is empty, inserts fail).
   const keys = 512;
-  // Every other key is there before the readers start, so a lookup can find something
-  // whenever the readers happen to be scheduled.
-  for (let key = 0; key < keys; key += 2) table.insert(key, valueFor(key, 0));
+  const permanent = 128;
+  for (let key = keys; key < keys + permanent; key++) table.insert(key, valueFor(key, 0));
   const readers = [1, 2].map((seed) =>
     spawn('real-hashtable-reader.ts', {
       domain: domain.handle,
       table: table.handle,
       ctl: ctl.buffer,
-      keys,
+      keys: keys + permanent,
       seed: seed * 7919,
     }),
   );
