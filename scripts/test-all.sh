@@ -27,6 +27,8 @@ step "package contents (pnpm pack + publint)"
 pnpm check:pack
 step "benchmarks still run (quick)"
 KERN_BENCH_QUICK=1 pnpm bench >/dev/null
+step "hot-path benchmarks still run on every runtime (quick)"
+KERN_BENCH_QUICK=1 pnpm bench:runtimes >/dev/null
 # The whole suite on each tested runtime (scripts/runtimes.mjs: the machine's Node 20 and
 # pinned Node 24 and 26 from the npm registry's `node` package, cached by npx after the
 # first run). A runtime that cannot be fetched fails CI and is skipped elsewhere.
