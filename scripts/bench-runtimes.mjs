@@ -4,7 +4,7 @@
 // the same process (the reference loop, the unsynchronized read loop, ...), so a design
 // choice tuned to one V8 is seen on the others.
 //
-//   pnpm bench:runtimes [--rounds N] [--packages core,mm,rcu]     (KERN_BENCH_QUICK=1: smoke run)
+//   pnpm bench:runtimes [--rounds N] [--packages core,mm,rcu] [--samples]     (KERN_BENCH_QUICK=1: smoke run)
 //
 // Each round runs every runtime once per package, in a rotated order, so drifts of the
 // shared machine's speed hit every runtime alike. Benches run from source through tsx
@@ -23,6 +23,7 @@ const { values: opts } = parseArgs({
   options: {
     rounds: { type: 'string', default: process.env.KERN_BENCH_QUICK === '1' ? '1' : '3' },
     packages: { type: 'string', default: 'core,mm,rcu' },
+    samples: { type: 'boolean', default: false },
   },
 });
 const rounds = Number(opts.rounds);
@@ -204,14 +205,33 @@ for (const { pkg, rows } of tables) {
       const s = row.per.get(b.major) ?? [];
       if (s.length === 0) return '—';
       const v = median(s.map((x) => x.value));
-      const text = row.unit === 'ns' ? fmtNs(v) : fmtCount(v);
-      return row.ratioTo ? `${text} (${median(s.map((x) => x.ratio)).toFixed(2)}×)` : text;
+      if (row.unit === 'count') {
+        // A rate has no baseline in its process to steady it: show its range as well.
+        const vs = s.map((x) => x.value);
+        const k = (x) =>
+          x.toLocaleString('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+        return s.length > 1
+          ? `${fmtCount(v)} (${k(Math.min(...vs))}–${k(Math.max(...vs))})`
+          : fmtCount(v);
+      }
+      return row.ratioTo ? `${fmtNs(v)} (${median(s.map((x) => x.ratio)).toFixed(2)}×)` : fmtNs(v);
     });
     console.log(`| ${row.label} | ${row.ratioTo || '—'} | ${cells.join(' | ')} |`);
+  }
+  if (opts.samples) {
+    // --samples: every sample behind each median, in the order measured.
+    console.log(`\n@kern/${pkg} samples:`);
+    for (const row of rows)
+      for (const b of bins)
+        console.log(
+          `  ${row.label} | Node ${b.version}: ${(row.per.get(b.major) ?? [])
+            .map((x) => (row.unit === 'ns' ? x.value.toFixed(1) : fmtCount(x.value)))
+            .join(', ')}`,
+        );
   }
 }
 console.log(
   `\n${day}, \`pnpm bench:runtimes\` (${rounds} round${rounds > 1 ? 's' : ''}${quick ? ', QUICK: not representative' : ''}), ` +
     `${process.arch}, ${cpus().length} CPUs shared with other jobs (load average ${load0.toFixed(1)} at the start, ` +
-    `${loadavg()[0].toFixed(1)} at the end): medians; a ratio is to its baseline in the same process.`,
+    `${loadavg()[0].toFixed(1)} at the end): medians; a ratio is to its baseline in the same process; a rate's range in brackets.`,
 );
