@@ -4,7 +4,8 @@
 // the same process (the reference loop, the unsynchronized read loop, ...), so a design
 // choice tuned to one V8 is seen on the others.
 //
-//   pnpm bench:runtimes [--rounds N] [--packages core,mm,rcu] [--samples]     (KERN_BENCH_QUICK=1: smoke run)
+//   pnpm bench:runtimes [--rounds N] [--packages core,mm,rcu] [--samples]
+//   KERN_BENCH_QUICK=1 pnpm bench:runtimes      (a smoke run: CI checks the rows still run)
 //
 // Each round runs every runtime once per package, in a rotated order, so drifts of the
 // shared machine's speed hit every runtime alike. Benches run from source through tsx
@@ -230,8 +231,11 @@ for (const { pkg, rows } of tables) {
         );
   }
 }
-console.log(
-  `\n${day}, \`pnpm bench:runtimes\` (${rounds} round${rounds > 1 ? 's' : ''}${quick ? ', QUICK: not representative' : ''}), ` +
-    `${process.arch}, ${cpus().length} CPUs shared with other jobs (load average ${load0.toFixed(1)} at the start, ` +
-    `${loadavg()[0].toFixed(1)} at the end): medians; a ratio is to its baseline in the same process; a rate's range in brackets.`,
-);
+const roundsText = `${rounds} round${rounds > 1 ? 's' : ''}${quick ? ', QUICK: not representative' : ''}`;
+const load = `load average ${load0.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end`;
+const footer =
+  `${day}, \`pnpm bench:runtimes\` (${roundsText}), ${process.arch}, ${cpus().length} CPUs shared ` +
+  `with other jobs (${load}): medians; a ratio is to its baseline in the same process; ` +
+  "a rate's range in brackets.";
+// Wrapped at 88 columns, as the READMEs are.
+console.log(`\n${footer.replace(/(.{1,88})(?: |$)/g, '$1\n').trimEnd()}`);
