@@ -53,18 +53,7 @@ const num = (cell) => Number(String(cell).replace(/,/g, ''));
 const EXTRACT = {
   // Every table of core's bench: each row with its ratio to the table's baseline.
   core: (records) =>
-    records
-      .filter((r) => r.kind === 'table')
-      .flatMap((t) => {
-        const base = t.rows.find((r) => r.name === t.baseline);
-        return t.rows.map((r) => ({
-          key: `${t.title}\0${r.name}`,
-          label: `${t.title}: ${r.name}${r.name === t.baseline ? ' (baseline)' : ''}`,
-          unit: 'ns',
-          ratioTo: r.name === t.baseline ? '' : t.baseline,
-          samples: [{ value: r.nsPerOp, ratio: r.nsPerOp / base.nsPerOp }],
-        }));
-      }),
+    records.filter((r) => r.kind === 'table').flatMap((t) => timedRows(t, t.title)),
   // The order-0 pair in each configuration, each process's median with its ratio to the
   // reference loop of the same process; the reference loop over all processes.
   mm: (records) => {
@@ -90,15 +79,10 @@ const EXTRACT = {
   // The read side with one reader worker against the unsynchronized loop, and grace
   // periods per second in every configuration the bench prints.
   rcu: (records) => {
-    const t = find(records, 'table', /read side, one reader worker/);
-    const base = t.rows.find((r) => r.name === t.baseline);
-    const reads = t.rows.map((r) => ({
-      key: r.name,
-      label: `read side, one reader worker: ${r.name}${r.name === t.baseline ? ' (baseline)' : ''}`,
-      unit: 'ns',
-      ratioTo: r.name === t.baseline ? '' : t.baseline,
-      samples: [{ value: r.nsPerOp, ratio: r.nsPerOp / base.nsPerOp }],
-    }));
+    const reads = timedRows(
+      find(records, 'table', /read side, one reader worker/),
+      'read side, one reader worker',
+    );
     const g = find(records, 'rows', /grace periods per second/);
     const gps = g.rows.flatMap((row) =>
       row.slice(1).map((cell, c) => ({
@@ -112,6 +96,18 @@ const EXTRACT = {
     return [...reads, ...gps];
   },
 };
+
+/** The rows of a runCases table (printTable), each with its ratio to the table's baseline. */
+function timedRows(t, prefix) {
+  const base = t.rows.find((r) => r.name === t.baseline);
+  return t.rows.map((r) => ({
+    key: `${t.title}\0${r.name}`,
+    label: `${prefix}: ${r.name}${r.name === t.baseline ? ' (baseline)' : ''}`,
+    unit: 'ns',
+    ratioTo: r.name === t.baseline ? '' : t.baseline,
+    samples: [{ value: r.nsPerOp, ratio: r.nsPerOp / base.nsPerOp }],
+  }));
+}
 
 function find(records, kind, title) {
   const r = records.find((x) => x.kind === kind && title.test(x.title));
