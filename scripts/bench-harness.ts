@@ -3,10 +3,22 @@
  * process as its baseline, repeated in interleaved rounds, and the table shows medians
  * and ratios (absolute times on shared machines are noisy; ratios much less so).
  * KERN_BENCH_QUICK=1 makes every case tiny, so CI can check that benchmarks still run.
+ * KERN_BENCH_ROWS=hot runs only a package's hot-path rows (a bench ends early through
+ * `endOfHotRows()`), and KERN_BENCH_JSON=<file> appends each printed table to that file
+ * as one JSON line: scripts/bench-runtimes.mjs runs the hot rows on every tested runtime.
  */
+import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 export const quick = process.env.KERN_BENCH_QUICK === '1';
+/** Only the hot-path rows (KERN_BENCH_ROWS=hot); the rows themselves are measured as ever. */
+export const hotRowsOnly = process.env.KERN_BENCH_ROWS === 'hot';
+const jsonFile = process.env.KERN_BENCH_JSON;
+
+/** Appends one record to KERN_BENCH_JSON's file, if set. */
+function emit(record: Record<string, unknown>): void {
+  if (jsonFile) appendFileSync(jsonFile, `${JSON.stringify(record)}\n`);
+}
 
 export interface BenchCase {
   /** Row label. */
@@ -67,6 +79,7 @@ const fmtNs = (ns: number): string =>
 /** Prints results as a Markdown table with each row's ratio to `baseline` (a row name). */
 export function printTable(title: string, results: BenchResult[], baseline: string): void {
   const base = results.find((r) => r.name === baseline);
+  emit({ kind: 'table', title, baseline, rows: results });
   console.log(`\n### ${title}\n`);
   console.log('| case | median per op | ratio to baseline |');
   console.log('| --- | ---: | ---: |');
@@ -80,6 +93,7 @@ export function printTable(title: string, results: BenchResult[], baseline: stri
 
 /** Prints a Markdown table of arbitrary rows (for figures that are not times). */
 export function printRows(title: string, header: string[], rows: (string | number)[][]): void {
+  emit({ kind: 'rows', title, header, rows });
   console.log(`\n### ${title}\n`);
   console.log(`| ${header.join(' | ')} |`);
   console.log(`| ${header.map(() => '---').join(' | ')} |`);
@@ -88,7 +102,18 @@ export function printRows(title: string, header: string[], rows: (string | numbe
 
 /** Prints the environment line that goes under a README's bench table. */
 export function printEnv(): void {
+  emit({ kind: 'env', node: process.version, v8: process.versions.v8, arch: process.arch, quick });
   console.log(
     `\nnode ${process.version}, ${process.arch}, ${quick ? 'QUICK (not representative)' : 'full run'}; medians of interleaved rounds.`,
   );
+}
+
+/**
+ * Ends a bench after its hot-path rows when KERN_BENCH_ROWS=hot (with the environment
+ * line); otherwise does nothing and the bench goes on to its other rows.
+ */
+export function endOfHotRows(): void {
+  if (!hotRowsOnly) return;
+  printEnv();
+  process.exit(0);
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything kern's tests need on a fresh machine (Debian packages through
-# apt-get when run as root, pnpm through npx) and runs every check and test.
+# apt-get when run as root, pnpm through npx) and runs every check and test, the test
+# suite once per tested Node runtime.
 # .ci/run runs exactly this with CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,30 @@ step "package contents (pnpm pack + publint)"
 pnpm check:pack
 step "benchmarks still run (quick)"
 KERN_BENCH_QUICK=1 pnpm bench >/dev/null
-step "tests"
-results=$(mktemp --suffix=.json)
+step "hot-path benchmarks still run on every runtime (quick)"
+KERN_BENCH_QUICK=1 pnpm bench:runtimes >/dev/null
+# The whole suite on each tested runtime (scripts/runtimes.mjs: the machine's Node 20 and
+# pinned Node 24 and 26 from the npm registry's `node` package, cached by npx after the
+# first run). A runtime that cannot be fetched fails CI and is skipped elsewhere.
+reports=()
 status=0
-pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$results" || status=$?
-node scripts/test-summary.mjs "$results" || status=$?
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for major in $(node scripts/runtimes.mjs majors); do
+  step "tests on Node $major"
+  if ! bin=$(node scripts/runtimes.mjs path "$major"); then
+    reports+=("node-$major=")
+    continue
+  fi
+  label="node-$("$bin" -p process.versions.node)"
+  # As `pnpm exec` would, with the runtime's directory first on PATH so that anything a
+  # test starts as `node` is the same runtime.
+  path="$PWD/node_modules/.bin:$PATH"
+  [ "$bin" = "$(command -v node)" ] || path="$(dirname "$bin"):$path"
+  PATH="$path" "$bin" node_modules/vitest/vitest.mjs run \
+    --reporter=default --reporter=json --outputFile.json="$tmp/$label.json" || status=$?
+  reports+=("$label=$tmp/$label.json")
+done
+step "test summary"
+node scripts/test-summary.mjs "${reports[@]}" || status=$?
 exit "$status"

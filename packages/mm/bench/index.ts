@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import {
+  endOfHotRows,
   printEnv,
   printRows,
   printTable,
@@ -85,6 +86,8 @@ printRows(
     ];
   }),
 );
+
+endOfHotRows(); // KERN_BENCH_ROWS=hot: the order-0 pair is mm's hot path
 
 // ---- 2. mixed-order churn: throughput and resulting fragmentation
 const churnRows: (string | number)[][] = [];

@@ -4,12 +4,13 @@
  * Atomics reader-writer lock, each beside its baseline in the same run.
  * Run: pnpm --filter @kern/rcu bench   (KERN_BENCH_QUICK=1 for a smoke run)
  */
-import { printEnv, quick } from '../../../scripts/bench-harness.js';
+import { hotRowsOnly, printEnv, quick } from '../../../scripts/bench-harness.js';
 import { runRealBench } from './real.js';
 import { runRwsemBench } from './rwsem.js';
 import { runSimBench } from './sim.js';
 
-await runSimBench(quick);
+// KERN_BENCH_ROWS=hot: real RCU's read side and grace periods are the hot paths.
+if (!hotRowsOnly) await runSimBench(quick);
 await runRealBench(quick);
 await runRwsemBench(quick);
 printEnv();
