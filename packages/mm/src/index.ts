@@ -67,7 +67,7 @@ export {
   onlineSectionPages,
   setupPerZoneWmarks,
 } from './mm-init.js';
-export type { BootedMemory, MemoryConfig, ReserveRequest, Size } from './mm-init.js';
+export type { AttachOptions, BootedMemory, MemoryConfig, ReserveRequest, Size } from './mm-init.js';
 export { NODE_STAT, VM_EVENT, nodeStatItems, vmEventItems } from './vmstat-items.js';
 export type { NodeStatItem, VmEventItem } from './vmstat-items.js';
 export { decodeStructPage, structPageOffset, verifyMemory } from './debug.js';

@@ -188,7 +188,7 @@ describe('memory blocks', () => {
       memoryBlockSize: '64M',
       nrCpus: 2,
     });
-    const other = attachMemory(mem.handle(), { cpu: 1 });
+    const other = attachMemory(mem.handle, { cpu: 1 });
     expect(memoryBlockSizeBytes(other)).toBe(64 * MiB);
     expect(memoryBlocks(other)).toEqual(memoryBlocks(mem));
   });
