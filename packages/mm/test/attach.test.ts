@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { GFP_KERNEL } from '../src/gfp.js';
 import { P_REFCOUNT } from '../src/layout.js';
 import type { Memory, MemoryHandle } from '../src/memory.js';
-import { attachMemory, createMemory } from '../src/mm-init.js';
+import { createMemory } from '../src/mm-init.js';
+import { attachMemory } from '../src/smpboot.js';
 import { thrown } from './helpers.js';
 
 const bootstrap = new URL('../../../scripts/ts-worker.mjs', import.meta.url);

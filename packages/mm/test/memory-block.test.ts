@@ -13,7 +13,8 @@ import {
   sysBlockSizeBytes,
   sysDevicesSystemMemory,
 } from '../src/memory-block.js';
-import { attachMemory, createMemory } from '../src/mm-init.js';
+import { createMemory } from '../src/mm-init.js';
+import { attachMemory } from '../src/smpboot.js';
 import { ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL } from '../src/mmzone.js';
 import { thrown } from './helpers.js';
 
