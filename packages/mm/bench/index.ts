@@ -2,8 +2,8 @@
  * @kern/mm benchmarks, each beside its baseline in the same process.
  * Run: pnpm --filter @kern/mm bench   (KERN_BENCH_QUICK=1 for a smoke run)
  * KERN_MM_BENCH_COMPARE=<path to another build's dist/index.js> also runs the order-0
- * pair on that build, in processes alternating with this build's, and compares the two
- * (KERN_MM_BENCH_COMPARE_LABEL names it in the table).
+ * pair on that build: both builds in one process in alternating rounds (pair-ab.ts), and
+ * in processes alternating with this build's (KERN_MM_BENCH_COMPARE_LABEL names it).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -105,6 +105,43 @@ printRows(
 );
 
 if (compare) {
+  // The sharper comparison: both builds in one process, alternating rounds (pair-ab.ts),
+  // each process once with this build first and once second.
+  const thisDist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+  const ab = configs.map((config) => {
+    const ratios: number[] = [];
+    for (let k = 0; k < childRuns * 2; k++) {
+      const [first, second] = k % 2 ? [compare, thisDist] : [thisDist, compare];
+      const out = execFileSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./pair-ab.ts', import.meta.url)),
+          config,
+          first,
+          second,
+        ],
+        { encoding: 'utf8', env: process.env },
+      );
+      const r = JSON.parse(out) as { ratio: number };
+      ratios.push(k % 2 ? 1 / r.ratio : r.ratio);
+    }
+    return ratios;
+  });
+  printRows(
+    `order-0 pair, this build / ${compareLabel}, both in one process (alternating rounds, ${childRuns * 2} processes, each build first in half)`,
+    ['case', 'median ratio', 'lowest', 'highest'],
+    configs.map((_, c) => {
+      const rs = ab[c]!;
+      return [
+        kernRows[c]!.name,
+        median(rs).toFixed(3),
+        Math.min(...rs).toFixed(3),
+        Math.max(...rs).toFixed(3),
+      ];
+    }),
+  );
   // Per process: the pair's time over the same process's reference loop; then medians.
   const perRef = (rs: BenchResult[][]): number[] =>
     rs.map((r) => r[r.length - 1]!.nsPerOp / r[0]!.nsPerOp);
