@@ -1,6 +1,9 @@
 /**
  * @kern/mm benchmarks, each beside its baseline in the same process.
  * Run: pnpm --filter @kern/mm bench   (KERN_BENCH_QUICK=1 for a smoke run)
+ * KERN_MM_BENCH_COMPARE=<path to another build's dist/index.js> also runs the order-0
+ * pair on that build: both builds in one process in alternating rounds (pair-ab.ts), and
+ * in processes alternating with this build's (KERN_MM_BENCH_COMPARE_LABEL names it).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -49,16 +52,31 @@ function buildIfStale(): void {
 buildIfStale();
 const childRuns = quick ? 1 : 5;
 const configs = ['smp', 'smp-shared', 'up'];
+// KERN_MM_BENCH_COMPARE=<another build's dist/index.js>: each configuration also runs on
+// that build, in processes alternating with this build's, and a table compares them.
+const compare = process.env.KERN_MM_BENCH_COMPARE;
+const compareLabel = process.env.KERN_MM_BENCH_COMPARE_LABEL ?? compare;
+/** One child process's results for a configuration, on this build or the compared one. */
+function pairChild(config: string, dist?: string): BenchResult[] {
+  const env = { ...process.env };
+  if (dist) env.KERN_MM_BENCH_DIST = dist;
+  else delete env.KERN_MM_BENCH_DIST;
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(new URL('./pair-child.ts', import.meta.url)), config],
+    { encoding: 'utf8', env },
+  );
+  return JSON.parse(out) as BenchResult[];
+}
 // For each configuration, its processes' results (the same rows in each process).
 const runs = new Map<string, BenchResult[][]>(configs.map((c) => [c, []]));
+const compareRuns = new Map<string, BenchResult[][]>(configs.map((c) => [c, []]));
 for (let k = 0; k < childRuns; k++)
   for (const config of configs) {
-    const out = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', fileURLToPath(new URL('./pair-child.ts', import.meta.url)), config],
-      { encoding: 'utf8', env: process.env },
-    );
-    runs.get(config)!.push(JSON.parse(out) as BenchResult[]);
+    // Alternate which build goes first, so a drift in the host's speed hits both alike.
+    if (compare && k % 2) compareRuns.get(config)!.push(pairChild(config, compare));
+    runs.get(config)!.push(pairChild(config));
+    if (compare && !(k % 2)) compareRuns.get(config)!.push(pairChild(config, compare));
   }
 const allRuns = [...runs.values()].flat();
 const baselineRows = allRuns[0]!.slice(0, -1).map((c, i): BenchResult => {
@@ -88,6 +106,86 @@ printRows(
 );
 
 endOfHotRows(); // KERN_BENCH_ROWS=hot: the order-0 pair is mm's hot path
+
+if (compare) {
+  // The sharper comparison: both builds in one process, alternating rounds (pair-ab.ts),
+  // each process once with this build first and once second.
+  const thisDist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+  const ab = configs.map((config) => {
+    const ratios: number[] = [];
+    for (let k = 0; k < childRuns * 2; k++) {
+      const [first, second] = k % 2 ? [compare, thisDist] : [thisDist, compare];
+      const out = execFileSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          fileURLToPath(new URL('./pair-ab.ts', import.meta.url)),
+          config,
+          first,
+          second,
+        ],
+        { encoding: 'utf8', env: process.env },
+      );
+      const r = JSON.parse(out) as { ratio: number };
+      ratios.push(k % 2 ? 1 / r.ratio : r.ratio);
+    }
+    return ratios;
+  });
+  printRows(
+    `order-0 pair, this build / ${compareLabel}, both in one process (alternating rounds, ${childRuns * 2} processes, each build first in half)`,
+    ['case', 'median ratio', 'lowest', 'highest'],
+    configs.map((_, c) => {
+      const rs = ab[c]!;
+      return [
+        kernRows[c]!.name,
+        median(rs).toFixed(3),
+        Math.min(...rs).toFixed(3),
+        Math.max(...rs).toFixed(3),
+      ];
+    }),
+  );
+  // Per process: the pair's time over the same process's reference loop; then medians.
+  const perRef = (rs: BenchResult[][]): number[] =>
+    rs.map((r) => r[r.length - 1]!.nsPerOp / r[0]!.nsPerOp);
+  const pairNs = (rs: BenchResult[][]): number => median(rs.map((r) => r[r.length - 1]!.nsPerOp));
+  printRows(
+    `order-0 pair, this build against ${compareLabel}: medians of ${childRuns} processes each, alternating`,
+    [
+      'case',
+      'this build',
+      'ratio to reference loop',
+      'compared build',
+      'ratio to reference loop',
+      'this / compared (reference-loop ratios)',
+    ],
+    configs.map((config, c) => {
+      const mine = runs.get(config)!;
+      const theirs = compareRuns.get(config)!;
+      const a = median(perRef(mine));
+      const b = median(perRef(theirs));
+      return [
+        kernRows[c]!.name,
+        `${pairNs(mine).toFixed(1)} ns`,
+        `${a.toFixed(2)}×`,
+        `${pairNs(theirs).toFixed(1)} ns`,
+        `${b.toFixed(2)}×`,
+        `${(a / b).toFixed(3)}`,
+      ];
+    }),
+  );
+  printRows(
+    "order-0 pair, compared build: each process's median (ns), with the reference loop",
+    ['case', ...Array.from({ length: childRuns }, (_, k) => `process ${k + 1}`)],
+    configs.flatMap((config, c) => {
+      const rs = compareRuns.get(config)!;
+      return [
+        [kernRows[c]!.name, ...rs.map((r) => r[r.length - 1]!.nsPerOp.toFixed(1))],
+        ['  reference loop, same process', ...rs.map((r) => r[0]!.nsPerOp.toFixed(1))],
+      ];
+    }),
+  );
+}
 
 // ---- 2. mixed-order churn: throughput and resulting fragmentation
 const churnRows: (string | number)[][] = [];
@@ -137,7 +235,7 @@ const pairWorkers = Array.from({ length: 2 }, (_, cpu) => {
   const w = new Worker(new URL('../../../scripts/ts-worker.mjs', import.meta.url), {
     workerData: {
       script: new URL('./fixtures/pair-worker.ts', import.meta.url).href,
-      handle: pairMem.handle(),
+      handle: pairMem.handle,
       cpu,
     },
     execArgv: ['--conditions=@kern/source'],

@@ -5,8 +5,17 @@
  */
 // The built package, as `import '@kern/mm'` loads it (bench/index.ts builds it first):
 // the bundle is what users run, and it inlines the layout constants the source imports.
-import { attachMemory, createMemory, GFP_KERNEL } from '@kern/mm';
+// KERN_MM_BENCH_DIST names another build's dist/index.js instead (bench/index.ts sets it
+// for KERN_MM_BENCH_COMPARE).
+import { pathToFileURL } from 'node:url';
+import type * as MmModule from '@kern/mm';
 import { runCases } from '../../../scripts/bench-harness.js';
+
+type Mm = typeof MmModule;
+const other = process.env.KERN_MM_BENCH_DIST;
+const { attachMemory, createMemory, GFP_KERNEL } = (
+  other ? await import(pathToFileURL(other).href) : await import('@kern/mm')
+) as Mm;
 
 /** A plain first-fit bitmap page allocator: the simplest thing that could work. */
 class FirstFitBitmap {
@@ -43,9 +52,11 @@ const CONFIGS: Record<string, { name: string; make: () => ReturnType<typeof crea
     name: 'kern allocPages+freePages, SMP, two threads attached',
     make: () => {
       // Another thread attached (here a second instance in this thread, which counts the
-      // same): from then on every count drop is an Atomics.sub.
+      // same): from then on every count drop is an Atomics.sub. (Older builds, which
+      // KERN_MM_BENCH_COMPARE may load, had `handle()` as a method.)
       const m = createMemory({ size: '256M', nrCpus: 2 });
-      attachMemory(m.handle(), { cpu: 1 });
+      const h = m.handle as unknown;
+      attachMemory((typeof h === 'function' ? h.call(m) : h) as typeof m.handle, { cpu: 1 });
       return m;
     },
   },

@@ -1,6 +1,7 @@
 /**
  * Whole-allocator consistency checks (what CONFIG_DEBUG_VM would catch, done
- * exhaustively), and a decoder for `struct page` from raw bytes.
+ * exhaustively), a decoder for `struct page` from raw bytes, and the bad-page report
+ * (`bad_page()` with `dump_page()`).
  *
  * @see mm/debug.c, mm/page_alloc.c: check_new_page, bad_page
  */
@@ -43,9 +44,11 @@ import {
   PG_pcp,
   PG_reserved,
   ZONES_PGSHIFT,
+  formatPageFlags,
 } from './page-flags.js';
 import { MEMMAP_WORD } from './sparse.js';
 import { verifyLru } from './swap.js';
+import { checkMemory } from './internal/value.js';
 
 /** A `struct page` decoded from raw bytes. */
 export interface StructPage {
@@ -83,6 +86,43 @@ export function decodeStructPage(bytes: Uint8Array, offset: number): StructPage 
   };
 }
 
+/** Lines of `dump_page()` for a page. */
+export function dumpPage(mem: Memory, pfn: number, reason?: string): string[] {
+  const [a, i] = mem.pageWords(pfn);
+  const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
+  const mapping = a[i + P_MAPPING]!;
+  const lines = [
+    `page:${hex16(mem.pageStructPaddr(pfn))} refcount:${a[i + P_REFCOUNT]} mapcount:${a[i + P_MAPCOUNT]! + 1} mapping:${hex16(mapping >>> 0)} index:0x${(a[i + P_INDEX]! >>> 0).toString(16)} pfn:0x${pfn.toString(16)}`,
+    `flags: ${formatPageFlags(a[i + P_FLAGS]!)}`,
+    `raw: ${Array.from(a.subarray(i, i + PAGE_WORDS), (w) => (w >>> 0).toString(16).padStart(8, '0')).join(' ')}`,
+  ];
+  if (reason) lines.push(`page dumped because: ${reason}`);
+  return lines;
+}
+
+/**
+ * Reports a page in a bad state as `bad_page()` does (through `mem.log`, counted in
+ * the `bad_page` event) and, unless `takeOut` is false, takes it out of circulation:
+ * PG_hwpoison, mapcount reset, never freed (Linux leaks it and taints the kernel).
+ * @see mm/page_alloc.c: bad_page, mm/debug.c: dump_page
+ */
+export function badPage(mem: Memory, pfn: number, reason: string, takeOut = true): void {
+  const log = mem.log;
+  if (log) {
+    log.printk(
+      1,
+      `BUG: Bad page state in process ${mem.comm()}  pfn:${pfn.toString(16).padStart(5, '0')}`,
+    );
+    for (const line of dumpPage(mem, pfn, reason)) log.printk(1, line);
+  }
+  mem.countEvent('bad_page');
+  if (takeOut) {
+    const [a, i] = mem.pageWords(pfn);
+    a[i + P_MAPCOUNT] = -1;
+    a[i + P_FLAGS] = a[i + P_FLAGS]! | (1 << PG_hwpoison);
+  }
+}
+
 /** Byte offset of a page's struct page inside its section's bytes. */
 export function structPageOffset(pfn: number, pagesPerSection: number): number {
   return SEC_MEMMAP_OFFSET + (pfn % pagesPerSection) * PAGE_WORDS * 4;
@@ -117,8 +157,10 @@ export interface MemoryReport {
  * lists; every page is exactly one of free, on a per-CPU list, allocated, reserved or
  * bad; and the LRU lists agree with their counts and page flags (`verifyLru`). Takes no
  * locks: call it when no other thread is allocating.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function verifyMemory(mem: Memory): MemoryReport {
+  checkMemory(mem, 'verifyMemory');
   const errors: string[] = [];
   const err = (s: string): void => {
     if (errors.length < 50) errors.push(s);

@@ -64,6 +64,7 @@ import {
   pageWordIndex,
   rotateReclaimable,
 } from './swap.js';
+import { checkMemory } from './internal/value.js';
 
 /** Tag of dirty pages. @see include/linux/fs.h: PAGECACHE_TAG_DIRTY */
 export const PAGECACHE_TAG_DIRTY = 0;
@@ -289,8 +290,10 @@ export interface AddressSpace extends MappingOps, FileBacking {
 /**
  * Creates a file's page cache and registers it in `mem.mappings`.
  * @see include/linux/fs.h: struct address_space, fs/inode.c: inode_init_always (mapping setup)
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function createAddressSpace(mem: Memory, opts: AddressSpaceOptions = {}): AddressSpace {
+  checkMemory(mem, 'createAddressSpace');
   return new AddressSpaceImpl(mem, opts);
 }
 

@@ -60,14 +60,10 @@ export type { MemblockRegion } from './memblock.js';
 export { MemSection, memmapPagesFor, paddrToPfn, pfnToPaddr } from './sparse.js';
 export { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './memory.js';
 export type { DebugBreak, MemPolicy, MemoryHandle, MmLog, Reclaimer, ZoneRef } from './memory.js';
-export {
-  attachMemory,
-  bootMemory,
-  createMemory,
-  onlineSectionPages,
-  setupPerZoneWmarks,
-} from './mm-init.js';
+export { bootMemory, createMemory, onlineSectionPages, setupPerZoneWmarks } from './mm-init.js';
 export type { BootedMemory, MemoryConfig, ReserveRequest, Size } from './mm-init.js';
+export { attachMemory } from './smpboot.js';
+export type { AttachOptions } from './smpboot.js';
 export { NODE_STAT, VM_EVENT, nodeStatItems, vmEventItems } from './vmstat-items.js';
 export type { NodeStatItem, VmEventItem } from './vmstat-items.js';
 export { decodeStructPage, structPageOffset, verifyMemory } from './debug.js';

@@ -37,6 +37,8 @@ export const PAGE_ALLOC_COSTLY_ORDER = 3;
 export const pageblock_order = 9;
 /** Pages in a pageblock. */
 export const pageblock_nr_pages = 1 << pageblock_order;
+/** What the allocator's internal paths return for "no page" (the public ones return null). */
+export const NO_PAGE = -1;
 
 /** Pages that cannot move (most kernel allocations). */
 export const MIGRATE_UNMOVABLE = 0;
@@ -225,7 +227,7 @@ export const N_KSWAPD_ORDER = 8;
  * node word (the same in every node): non-zero once a second thread has attached
  * (`attachMemory`). Until then no other thread can touch a page's count, and
  * `freePages` drops it without an Atomics call, as an SMP kernel booted on one CPU
- * runs with its lock prefixes patched out (see memory.ts: activateSmp).
+ * runs with its lock prefixes patched out (see internal/pcp.ts: activateSmp).
  */
 export const N_SMP_ACTIVE = 9;
 /** node words: node-wide counters (`enum node_stat_item` subset), atomic. */

@@ -26,6 +26,7 @@ import { SECTION_IS_ONLINE, SEC_ZONE } from './layout.js';
 import type { Memory } from './memory.js';
 import { ZONE_MOVABLE, ZONE_NORMAL, zoneNames } from './mmzone.js';
 import type { MemSection } from './sparse.js';
+import { checkMemory } from './internal/value.js';
 
 /** What `state` of a memory block says. @see drivers/base/memory.c: state_show */
 export type MemoryBlockState = 'online' | 'offline';
@@ -149,8 +150,10 @@ export function pfnToBlockId(mem: Memory, pfn: number): number {
  * Every memory block with at least one present section, by id (`memory_dev_init`
  * registers one per such run of sections).
  * @see drivers/base/memory.c: add_boot_memory_block
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function memoryBlocks(mem: Memory): MemoryBlock[] {
+  checkMemory(mem, 'memoryBlocks');
   const spb = sectionsPerBlock(mem);
   const blocks: MemoryBlock[] = [];
   for (let id = 0; id * spb < mem.sections.length; id++) {
@@ -270,8 +273,10 @@ export function memoryBlockSysfs(mem: Memory, block: MemoryBlock): MemoryBlockSy
  * `/sys/devices/system/memory/block_size_bytes`: the block size in hex, no `0x`
  * (`8000000` for 128 MiB).
  * @see drivers/base/memory.c: block_size_bytes_show
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function sysBlockSizeBytes(mem: Memory): string {
+  checkMemory(mem, 'sysBlockSizeBytes');
   return `${memoryBlockSizeBytes(mem).toString(16)}\n`;
 }
 
@@ -279,8 +284,10 @@ export function sysBlockSizeBytes(mem: Memory): string {
  * Every regular file under `/sys/devices/system/memory/` that this module knows, by path
  * relative to that directory (`block_size_bytes`, `memory0/state`, ...), with its text.
  * `auto_online_blocks` and the `probe`/`soft_offline_page` files belong to hotplug.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function sysDevicesSystemMemory(mem: Memory): Map<string, string> {
+  checkMemory(mem, 'sysDevicesSystemMemory');
   const files = new Map<string, string>([['block_size_bytes', sysBlockSizeBytes(mem)]]);
   for (const b of memoryBlocks(mem)) {
     const f = memoryBlockSysfs(mem, b);

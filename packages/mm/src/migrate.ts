@@ -34,6 +34,7 @@ import {
 } from './page-flags.js';
 import { rmapWalk } from './rmap.js';
 import { isolateLruPage, putbackLruPage } from './swap.js';
+import { checkMemory } from './internal/value.js';
 
 /** Why one page could not be moved. */
 export interface MigrateFailure {
@@ -94,12 +95,14 @@ const STATE_FLAGS =
  *
  * @throws KernelError EINVAL for a PFN outside memory.
  * @see mm/migrate.c: migrate_pages
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function migratePages(
   mem: Memory,
   pfns: Iterable<number>,
   opts: MigrateOptions = {},
 ): MigrateResult {
+  checkMemory(mem, 'migratePages');
   const result: MigrateResult = { moved: new Map(), free: 0, failed: [] };
   const alloc = opts.alloc ?? defaultAlloc(mem, opts);
   let todo = [...pfns];

@@ -9,14 +9,15 @@
 
 import {
   KernelError,
-  formatCrashkernel,
-  memparse,
+  formatMemSize,
   parseCmdline,
   parseCrashkernel,
-  resolveCrashkernel,
   type CrashkernelSpec,
 } from '@kern/core';
-import { spinLock, spinUnlock } from './internal/lock.js';
+import { freeOneBlock, zoneLock, zoneUnlock } from './internal/buddy.js';
+import { checkMemoryConfig, toBytes } from './internal/config.js';
+import { reserveCrashkernel } from './internal/crash-reserve.js';
+import { checkMemory } from './internal/value.js';
 import {
   NODE_MAGIC,
   N_ID,
@@ -32,7 +33,6 @@ import {
   SECTION_IS_ONLINE,
   SEC_STATE,
   SEC_ZONE,
-  Z_LOCK,
   Z_LOWMEM_RESERVE,
   Z_MANAGED,
   Z_PRESENT,
@@ -42,14 +42,8 @@ import {
   nodeDataWords,
   pcpBase,
 } from './layout.js';
-import {
-  Memory,
-  WMARK_HIGH,
-  WMARK_LOW,
-  WMARK_MIN,
-  type MemoryHandle,
-  type MmLog,
-} from './memory.js';
+import { Memory, WMARK_HIGH, WMARK_LOW, WMARK_MIN } from './memory.js';
+import { type MemoryHandle, type MmLog } from './memory-types.js';
 import {
   MAX_NR_ZONES,
   MAX_NUMNODES,
@@ -62,13 +56,7 @@ import {
 import { Memblock } from './memblock.js';
 import { checkMemoryBlockSize, setMemoryBlockSize } from './memory-block.js';
 import { PG_reserved, ZONES_PGSHIFT } from './page-flags.js';
-import {
-  MEMMAP_WORD,
-  type MemSection,
-  checkSectionSize,
-  createSection,
-  openSection,
-} from './sparse.js';
+import { MEMMAP_WORD, type MemSection, checkSectionSize, createSection } from './sparse.js';
 
 /** A size in bytes or as `memparse` reads it (`'64M'`). */
 export type Size = number | string;
@@ -107,13 +95,31 @@ export interface MemoryConfig {
   distances?: number[][];
   /** End of ZONE_DMA32 (default 4G). */
   dma32Limit?: Size;
-  /** Bytes at the top of memory for ZONE_MOVABLE (`movablecore=`). */
+  /**
+   * Bytes at the top of memory for ZONE_MOVABLE (`movablecore=`), rounded up to whole
+   * sections. As much as all of memory or more leaves no ZONE_MOVABLE (ignored, as
+   * Linux's find_zone_movable_pfns_for_nodes ignores it), with a warning.
+   */
   movablecore?: Size;
-  /** Use only this much memory (`mem=`). */
+  /**
+   * Bytes for the zones that are not ZONE_MOVABLE (`kernelcore=`), rounded up to whole
+   * sections; the rest of memory is ZONE_MOVABLE. With `movablecore` too, the larger
+   * kernel share wins, as in Linux. As much as all of memory or more is ignored.
+   */
+  kernelcore?: Size;
+  /**
+   * Use only this much memory (`mem=`). Memory comes in whole sections here, so the
+   * limit is rounded down to a multiple of `sectionSize` (with a warning saying what
+   * was used); below one section is EINVAL; `mem=0` is ignored with Linux's
+   * "Malformed early option 'mem'".
+   */
   mem?: Size;
   /** `crashkernel=` value or spec: reserves the capture kernel's region. */
   crashkernel?: string | CrashkernelSpec;
-  /** A boot command line; its `mem=`, `crashkernel=`, `movablecore=` and `nr_cpus=` apply. */
+  /**
+   * A boot command line; its `mem=`, `crashkernel=`, `movablecore=`, `kernelcore=` and
+   * `nr_cpus=` apply (an option given here as well wins over the command line's).
+   */
   cmdline?: string;
   /** Further boot reservations (the printk buffer, say). */
   reserve?: ReserveRequest[];
@@ -126,8 +132,11 @@ export interface MemoryConfig {
   groupByMobility?: boolean;
   /** `vm.min_free_kbytes` (default computed as Linux does). */
   minFreeKbytes?: number;
-  /** Where warnings and bad-page reports go. */
-  log?: MmLog;
+  /**
+   * Where warnings, `warn_alloc` and bad-page reports go. Default: stderr, in the
+   * kernel log's format (`<4>text`, levels 0–4); `null` drops them.
+   */
+  log?: MmLog | null;
 }
 
 /** A booted machine's memory: the allocator, and the memblock record of boot reservations. */
@@ -136,25 +145,24 @@ export interface BootedMemory {
   memblock: Memblock;
 }
 
-const toBytes = (what: string, v: Size): number => {
-  const n = typeof v === 'number' ? v : memparse(v);
-  if (!Number.isSafeInteger(n) || n < 0)
-    throw new KernelError('EINVAL', `${what} ${String(v)} is not a size in bytes`);
-  return n;
-};
-
 /**
  * Boots a machine's memory and returns its allocator.
- * @throws KernelError EINVAL for a malformed configuration (naming the field and value),
- *   ENOMEM when the reservations do not fit.
+ * @throws KernelError EINVAL for a malformed configuration (naming the option and the
+ *   value with its type, or an unknown option), ENOMEM when the reservations do not fit.
  */
 export function createMemory(config: MemoryConfig = {}): Memory {
   return bootMemory(config).mem;
 }
 
-/** Like {@link createMemory}, also returning the memblock record (crash kernel region, etc.). */
+/**
+ * Like {@link createMemory}, also returning the memblock record (crash kernel region, etc.).
+ * @throws KernelError as createMemory.
+ */
 export function bootMemory(config: MemoryConfig = {}): BootedMemory {
+  config = checkMemoryConfig(config);
   const boot = config.cmdline ? parseCmdline(config.cmdline) : undefined;
+  // What boot says before the log exists, printed once the Memory is made.
+  const msgs: [level: number, text: string][] = [];
   const sectionBytes = toBytes('sectionSize', config.sectionSize ?? '128M');
   checkSectionSize(sectionBytes);
   const blockBytes =
@@ -167,7 +175,7 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     `memoryBlockSize ${String(config.memoryBlockSize)} (${blockBytes} bytes)`,
   );
   let nodeSizes = (config.nodes ?? [config.size ?? '256M']).map((s, i) =>
-    toBytes(`nodes[${i}]`, s),
+    toBytes(config.nodes ? `nodes[${i}]` : 'size', s),
   );
   if (nodeSizes.length === 0 || nodeSizes.length > MAX_NUMNODES)
     throw new KernelError(
@@ -178,19 +186,11 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     if (s === 0 || s % sectionBytes !== 0)
       throw new KernelError(
         'EINVAL',
-        `node ${i} size ${s} is not a non-zero multiple of the section size ${sectionBytes}`,
+        `node ${i} size ${s} is not a non-zero multiple of the section size ${sectionBytes} (sectionSize, default 128M)`,
       );
   });
   const memLimit = config.mem !== undefined ? toBytes('mem', config.mem) : boot?.mem;
-  if (memLimit !== undefined) {
-    let left = Math.max(sectionBytes, Math.floor(memLimit / sectionBytes) * sectionBytes);
-    nodeSizes = nodeSizes.map((s) => {
-      const keep = Math.min(s, left);
-      left -= keep;
-      return keep;
-    });
-    while (nodeSizes.length > 1 && nodeSizes[nodeSizes.length - 1] === 0) nodeSizes.pop();
-  }
+  if (memLimit !== undefined) nodeSizes = limitMemory(nodeSizes, memLimit, sectionBytes, msgs);
   const nrNodes = nodeSizes.length;
   const nrCpus = config.nrCpus ?? boot?.nrCpus ?? 1;
   if (!Number.isInteger(nrCpus) || nrCpus < 1 || nrCpus > 4096)
@@ -228,6 +228,10 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     config.movablecore !== undefined
       ? toBytes('movablecore', config.movablecore)
       : (boot?.movablecore ?? 0);
+  const kernelcore =
+    config.kernelcore !== undefined
+      ? toBytes('kernelcore', config.kernelcore)
+      : (boot?.kernelcore ?? 0);
 
   // Sections, node by node, contiguous in physical address space.
   const sections: (MemSection | undefined)[] = [];
@@ -247,9 +251,10 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   }
   const totalBytes = memblock.totalSize;
 
-  // Zones: DMA32 below the limit, MOVABLE for the top `movablecore` bytes, NORMAL between.
+  // Zones: DMA32 below the limit, MOVABLE for the top sections kernelcore/movablecore
+  // leave to it, NORMAL between.
   const movableSections = new Set<number>();
-  let movLeft = Math.ceil(movablecore / sectionBytes);
+  let movLeft = zoneMovableSections(sections.length, sectionBytes, kernelcore, movablecore, msgs);
   for (let s = sections.length - 1; s >= 0 && movLeft > 0; s--, movLeft--) movableSections.add(s);
   const sectionZone = (sec: MemSection): number =>
     movableSections.has(sec.nr)
@@ -305,7 +310,8 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
     a[nb + N_NR_CPUS] = nrCpus;
   }
   const mem = new Memory(handle, sections);
-  if (config.log) mem.log = config.log;
+  if (config.log !== undefined) mem.log = config.log;
+  for (const [level, text] of msgs) mem.log?.printk(level, text);
   setMemoryBlockSize(mem, blockBytes);
 
   // Online every section into its zone and free what memblock did not reserve.
@@ -317,79 +323,85 @@ export function bootMemory(config: MemoryConfig = {}): BootedMemory {
   return { mem, memblock };
 }
 
-/** x86_64 `CRASH_ALIGN`: the crash kernel region starts on a 16 MiB boundary. */
-const CRASH_ALIGN = 16 << 20;
-/** x86_64 `CRASH_ADDR_LOW_MAX`: `crashkernel=X` without `,high` stays below 4 GiB. */
-const CRASH_ADDR_LOW_MAX = 4 * 2 ** 30;
-
 /**
- * Reserves the crash kernel region in memblock as `crashkernel=` asks on a machine with
- * `systemRam` bytes: a fixed base (`@offset`) exactly there, which must be CRASH_ALIGN
- * aligned and free; otherwise the highest CRASH_ALIGN-aligned free range below 4 GiB
- * (anywhere with `,high`). A range form that matches no range reserves nothing.
- * @throws KernelError EINVAL for a size that is not below system RAM (Linux: "crashkernel:
- *   invalid size") or a misaligned base, EINVAL/EBUSY when a fixed base is outside memory
- *   or in use, ENOMEM when no free range fits.
- * @see kernel/crash_reserve.c: parse_crashkernel_mem, reserve_crashkernel_generic
+ * Applies `mem=`: keeps the first `limit` bytes of memory, node by node, dropping nodes
+ * left empty. Linux removes what lies above the limit from the e820 map at byte
+ * granularity; memory here comes in whole sections, so the limit is rounded down to
+ * one, with a warning naming what was used. `mem=0` is refused as Linux's
+ * `parse_memopt` refuses it, with do_early_param's warning, and ignored.
+ * @throws KernelError EINVAL for a limit below one section (nothing to boot with).
+ * @see arch/x86/kernel/e820.c: parse_memopt, init/main.c: do_early_param
  */
-function reserveCrashkernel(memblock: Memblock, spec: CrashkernelSpec, systemRam: number): void {
-  let value: string;
-  try {
-    value = formatCrashkernel(spec);
-  } catch {
-    value = JSON.stringify(spec);
+function limitMemory(
+  nodeSizes: number[],
+  limit: number,
+  sectionBytes: number,
+  msgs: [number, string][],
+): number[] {
+  if (limit === 0) {
+    msgs.push([4, "Malformed early option 'mem'"]);
+    return nodeSizes;
   }
-  const r = resolveCrashkernel(spec, systemRam);
-  if (!r) {
-    const size =
-      spec.kind === 'fixed'
-        ? spec.size
-        : spec.ranges.find(
-            (x) => systemRam >= x.start && (x.end === undefined || systemRam < x.end),
-          )?.size;
-    if (size === undefined) return; // no range for this much RAM: nothing to reserve
+  const total = nodeSizes.reduce((x, y) => x + y, 0);
+  if (limit >= total) return nodeSizes;
+  if (limit < sectionBytes)
     throw new KernelError(
       'EINVAL',
-      `crashkernel=${value}: size ${size} is not below system RAM ${systemRam} (crashkernel: invalid size)`,
+      `mem=${formatMemSize(limit)} is less than one memory section (${formatMemSize(sectionBytes)}): memory comes in whole sections here (sectionSize)`,
     );
+  let left = Math.floor(limit / sectionBytes) * sectionBytes;
+  if (left !== limit)
+    msgs.push([
+      4,
+      `mem=${formatMemSize(limit)}: memory comes in ${formatMemSize(sectionBytes)} sections here; using ${formatMemSize(left)}`,
+    ]);
+  const kept = nodeSizes.map((s) => {
+    const keep = Math.min(s, left);
+    left -= keep;
+    return keep;
+  });
+  while (kept.length > 1 && kept[kept.length - 1] === 0) kept.pop();
+  return kept;
+}
+
+/**
+ * How many of the top sections become ZONE_MOVABLE for `kernelcore=` and `movablecore=`
+ * (bytes; 0 when not given), as `find_zone_movable_pfns_for_nodes` decides: movablecore
+ * is rounded up (here to whole sections, Linux to MAX_ORDER blocks) and capped at all
+ * of memory, the kernel keeps the larger of kernelcore and what movablecore leaves, and
+ * a kernel share of nothing or of all memory means no ZONE_MOVABLE. Linux says nothing
+ * when it ignores the option; here a warning says so.
+ * @see mm/mm_init.c: find_zone_movable_pfns_for_nodes
+ */
+function zoneMovableSections(
+  nrSections: number,
+  sectionBytes: number,
+  kernelcore: number,
+  movablecore: number,
+  msgs: [number, string][],
+): number {
+  if (!kernelcore && !movablecore) return 0;
+  let requiredKernelcore = Math.ceil(kernelcore / sectionBytes);
+  if (movablecore) {
+    const movable = Math.min(nrSections, Math.ceil(movablecore / sectionBytes));
+    requiredKernelcore = Math.max(requiredKernelcore, nrSections - movable);
   }
-  if (!Number.isSafeInteger(r.size) || r.size <= 0)
-    throw new KernelError('EINVAL', `crashkernel=${value}: size ${r.size} is not a size in bytes`);
-  if (r.base !== undefined) {
-    if (!Number.isSafeInteger(r.base) || r.base < 0 || r.base % CRASH_ALIGN !== 0)
-      throw new KernelError(
-        'EINVAL',
-        `crashkernel=${value}: base 0x${r.base.toString(16)} is not aligned to CRASH_ALIGN (16M)`,
-      );
-    try {
-      memblock.reserve(r.base, r.size, 'Crash kernel');
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      throw new KernelError(
-        e.errno,
-        `crashkernel=${value}: crashkernel reservation failed: ${e.message.slice(e.errno.length + 2)}`,
-        { cause: e },
-      );
-    }
-    return;
-  }
-  const high = spec.kind === 'fixed' && spec.placement === 'high';
-  const at = memblock.alloc(
-    r.size,
-    CRASH_ALIGN,
-    'Crash kernel',
-    high ? {} : { max: CRASH_ADDR_LOW_MAX },
-  );
-  if (at === null)
-    throw new KernelError(
-      'ENOMEM',
-      `crashkernel=${value}: cannot find ${r.size} bytes for the crash kernel${high ? '' : ' below 4G'}`,
-    );
+  if (requiredKernelcore > 0 && requiredKernelcore < nrSections)
+    return nrSections - requiredKernelcore;
+  const opt = movablecore
+    ? `movablecore=${formatMemSize(movablecore)}`
+    : `kernelcore=${formatMemSize(kernelcore)}`;
+  msgs.push([
+    4,
+    `${opt}: in whole ${formatMemSize(sectionBytes)} sections that leaves ${requiredKernelcore ? 'no movable memory' : 'no memory for the kernel'} out of ${formatMemSize(nrSections * sectionBytes)}; ignored, no ZONE_MOVABLE`,
+  ]);
+  return 0;
 }
 
 /**
  * Puts a section's pages into a zone and frees every page `isReserved` does not claim to
  * the buddy allocator (`online_pages` / `memblock_free_all`). Used at boot and by hotplug.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function onlineSectionPages(
   mem: Memory,
@@ -397,6 +409,7 @@ export function onlineSectionPages(
   zid: number,
   isReserved: (paddr: number) => boolean = () => false,
 ): number {
+  checkMemory(mem, 'onlineSectionPages');
   const nid = sec.nid;
   const z = mem.zone(nid, zid);
   const a = sec.i32;
@@ -416,7 +429,7 @@ export function onlineSectionPages(
   a[SEC_ZONE] = zid;
   // Free runs of unreserved pages in the largest aligned blocks.
   let freed = 0;
-  spinLock(za, z.b + Z_LOCK);
+  zoneLock(mem, z);
   let pfn = sec.startPfn + sec.memmapPages;
   const endPfn = sec.startPfn + sec.nrPages;
   while (pfn < endPfn) {
@@ -436,12 +449,12 @@ export function onlineSectionPages(
       const w = MEMMAP_WORD + (p - sec.startPfn) * PAGE_WORDS + P_FLAGS;
       a[w] = a[w]! & ~(1 << PG_reserved);
     }
-    mem.freeOneBlock(z, pfn, order, mem.getPageblockMigratetype(pfn));
+    freeOneBlock(mem, z, pfn, order, mem.getPageblockMigratetype(pfn));
     freed += 1 << order;
     pfn += 1 << order;
   }
   za[z.b + Z_MANAGED]! += freed;
-  spinUnlock(za, z.b + Z_LOCK);
+  zoneUnlock(mem, z);
   a[SEC_STATE] = a[SEC_STATE]! | SECTION_IS_ONLINE;
   mem.buildZonelists();
   return freed;
@@ -456,8 +469,10 @@ function runFree(pfn: number, n: number, isReserved: (paddr: number) => boolean)
  * Sets min/low/high watermarks, lowmem reserves and per-CPU list sizes from managed
  * pages, as Linux does (`init_per_zone_wmark_min`, `__setup_per_zone_wmarks`,
  * `setup_per_zone_lowmem_reserve`, `zone_batchsize`).
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function setupPerZoneWmarks(mem: Memory, minFreeKbytes?: number): void {
+  checkMemory(mem, 'setupPerZoneWmarks');
   let lowmem = 0;
   for (const z of mem.zones) if (z.zid !== ZONE_MOVABLE) lowmem += z.a[z.b + Z_MANAGED]!;
   const minKb =
@@ -496,29 +511,4 @@ export function setupPerZoneWmarks(mem: Memory, minFreeKbytes?: number): void {
         z.a[z.b + Z_LOWMEM_RESERVE + j] = j > i && ratio[i] ? Math.floor(sum / ratio[i]!) : 0;
       }
     }
-}
-
-/**
- * Attaches to memory booted elsewhere (another worker thread): same buffers, same free
- * lists; `cpu` selects this thread's per-CPU lists.
- * @throws KernelError EINVAL if the handle's buffers are not kern sections or `cpu` is out of range.
- */
-export function attachMemory(handle: MemoryHandle, opts: { cpu: number; log?: MmLog }): Memory {
-  if (!Number.isInteger(opts.cpu) || opts.cpu < 0 || opts.cpu >= handle.nrCpus)
-    throw new KernelError(
-      'EINVAL',
-      `cpu ${opts.cpu} is out of range (machine has ${handle.nrCpus} CPUs)`,
-    );
-  if (!handle.smp)
-    throw new KernelError(
-      'EINVAL',
-      'this memory was booted with smp: false; other threads cannot attach',
-    );
-  const sections = handle.sections.map((b) => (b ? openSection(b) : undefined));
-  const mem = new Memory(handle, sections);
-  if (opts.log) mem.log = opts.log;
-  // Before this thread touches a page: every thread's refcount drops become atomic.
-  mem.activateSmp();
-  mem.cpu = opts.cpu;
-  return mem;
 }

@@ -56,6 +56,7 @@ import {
   zapPageRange,
 } from './fault.js';
 import { type AnonVma, pageRemoveRmap } from './rmap.js';
+import { checkMemory } from './internal/value.js';
 
 // ---------------------------------------------------------------- uapi constants
 
@@ -1072,7 +1073,9 @@ export class Mm {
  * Makes an empty address space with its PGD allocated (`mm_alloc` + `mm_init`).
  * @throws KernelError ENOMEM (no page for the PGD), EINVAL (bad layout option).
  * @see kernel/fork.c: mm_alloc
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function createMm(mem: Memory, opts: MmOptions = {}): Mm {
+  checkMemory(mem, 'createMm');
   return new Mm(mem, opts);
 }

@@ -39,6 +39,29 @@ export {
   NR_PCP_LISTS,
 } from './layout.js';
 
+/**
+ * A view of one zone's words in shared memory (`struct zone`, layout.ts `Z_*`), with
+ * this thread's CPU's per-CPU offsets for it.
+ */
+export interface ZoneRef {
+  /** The node data array. */
+  readonly a: Int32Array;
+  /** Word offset of the zone in `a`. */
+  readonly b: number;
+  readonly nid: number;
+  readonly zid: number;
+  /** Word offset in `a` of this thread's CPU's per-CPU page set for the zone. */
+  pcp: number;
+  /** Word offset in `a` of this thread's CPU's VM event counters. */
+  ev: number;
+  /** `ev` plus this zone's pgalloc counter (the fast path's, precomputed). */
+  evAlloc: number;
+  /** `ev` plus the pgfree counter. */
+  evFree: number;
+  /** Word offset in `a` of the node's N_SMP_ACTIVE word. */
+  readonly smpActive: number;
+}
+
 /** Names as `/proc/pagetypeinfo` prints them. */
 export const migratetypeNames = [
   'Unmovable',

@@ -47,8 +47,14 @@ export const PG_pcp = 17;
 export const PG_hwpoison = 18;
 /** Isolated for migration. */
 export const PG_isolated = 19;
+/**
+ * First page of a block of order 1 or more that is not compound (kern's own bit): the
+ * first tail page's `private` holds the block's order while it is allocated, as a
+ * compound page's does, so a free with another order is refused before anything changes.
+ */
+export const PG_highorder = 20;
 /** Number of page-flag bits. */
-export const NR_PAGEFLAGS = 20;
+export const NR_PAGEFLAGS = 21;
 
 /** Bit where the zone index starts in the flags word. */
 export const ZONES_PGSHIFT = 24;
@@ -101,6 +107,7 @@ export const pageflagNames: readonly string[] = [
   'pcp',
   'hwpoison',
   'isolated',
+  'highorder',
 ];
 
 /**

@@ -15,7 +15,6 @@ import {
   P_MAPPING,
   P_PRIVATE,
   P_REFCOUNT,
-  Z_LOCK,
   Z_MANAGED,
   Z_NR_FREE,
   Z_NR_ISOLATE_PAGEBLOCK,
@@ -23,7 +22,16 @@ import {
 import type { Memory, ZoneRef } from './memory.js';
 import { MIGRATE_ISOLATE, MIGRATE_MOVABLE, pageblock_nr_pages } from './mmzone.js';
 import { PG_buddy, PG_hwpoison, PG_lru, PG_offline, PG_reserved } from './page-flags.js';
-import { spinLock, spinUnlock } from './internal/lock.js';
+import {
+  delFromFreeList,
+  freeOneBlock,
+  moveFreepagesBlock,
+  setPageblockMigratetype,
+  splitFreeBlockAt,
+  zoneLock,
+  zoneUnlock,
+} from './internal/buddy.js';
+import { checkMemory } from './internal/value.js';
 
 /** Options of {@link startIsolatePageRange}. */
 export interface IsolateOptions {
@@ -91,6 +99,7 @@ export function firstUnmovablePage(
  * @throws KernelError EINVAL for a bad range; EBUSY if a pageblock is already isolated
  *   or (with checkUnmovable) holds an unmovable page, naming the PFN.
  * @see mm/page_isolation.c: start_isolate_page_range, set_migratetype_isolate
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function startIsolatePageRange(
   mem: Memory,
@@ -98,12 +107,13 @@ export function startIsolatePageRange(
   end: number,
   opts: IsolateOptions = {},
 ): void {
+  checkMemory(mem, 'startIsolatePageRange');
   checkRange(mem, start, end);
   const done: number[] = [];
   try {
     for (let p = start; p < end; p += pageblock_nr_pages) {
       const z = mem.pageZone(p);
-      spinLock(z.a, z.b + Z_LOCK);
+      zoneLock(mem, z);
       try {
         if (mem.getPageblockMigratetype(p) === MIGRATE_ISOLATE)
           throw new KernelError(
@@ -120,12 +130,12 @@ export function startIsolatePageRange(
         }
         // A free block bigger than a pageblock that sticks out of the range is split
         // first, so isolating this pageblock cannot take pages outside the range.
-        mem.splitFreeBlockAt(z, p, start, end);
-        mem.setPageblockMigratetype(p, MIGRATE_ISOLATE);
-        mem.moveFreepagesBlock(z, p, MIGRATE_ISOLATE);
+        splitFreeBlockAt(mem, z, p, start, end);
+        setPageblockMigratetype(mem, p, MIGRATE_ISOLATE);
+        moveFreepagesBlock(mem, z, p, MIGRATE_ISOLATE);
         z.a[z.b + Z_NR_ISOLATE_PAGEBLOCK]!++;
       } finally {
-        spinUnlock(z.a, z.b + Z_LOCK);
+        zoneUnlock(mem, z);
       }
       done.push(p);
     }
@@ -143,6 +153,7 @@ export function startIsolatePageRange(
  * Gives `[start, end)` back to the allocator as `migratetype` (`undo_isolate_page_range`).
  * Free blocks are freed again so they merge with their neighbours.
  * @throws KernelError EINVAL for a bad range or a pageblock that is not isolated.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function undoIsolatePageRange(
   mem: Memory,
@@ -150,6 +161,7 @@ export function undoIsolatePageRange(
   end: number,
   migratetype = MIGRATE_MOVABLE,
 ): void {
+  checkMemory(mem, 'undoIsolatePageRange');
   checkRange(mem, start, end);
   for (let p = start; p < end; p += pageblock_nr_pages)
     if (mem.getPageblockMigratetype(p) !== MIGRATE_ISOLATE)
@@ -160,31 +172,32 @@ export function undoIsolatePageRange(
 
 function unsetMigratetypeIsolate(mem: Memory, p: number, migratetype: number): void {
   const z = mem.pageZone(p);
-  spinLock(z.a, z.b + Z_LOCK);
+  zoneLock(mem, z);
   // A free block that merged this pageblock with an isolated neighbour is split first,
   // or this pageblock's pages would stay on the neighbour's isolate list.
-  mem.splitFreeBlockAt(z, p, p, p + pageblock_nr_pages);
-  mem.setPageblockMigratetype(p, migratetype);
+  splitFreeBlockAt(mem, z, p, p, p + pageblock_nr_pages);
+  setPageblockMigratetype(mem, p, migratetype);
   // Re-free each free block so it is counted again and merges across the pageblock.
   for (let q = p; q < p + pageblock_nr_pages;) {
     const [a, i] = mem.pageWords(q);
     if (a[i + P_FLAGS]! & (1 << PG_buddy)) {
       const order = a[i + P_PRIVATE]!;
       const listMt = mem.pageField(q, P_INDEX);
-      mem.delFromFreeList(z, q, order);
+      delFromFreeList(mem, z, q, order);
       if (listMt !== MIGRATE_ISOLATE) z.a[z.b + Z_NR_FREE]! -= 1 << order; // counted in NR_FREE_PAGES
-      mem.freeOneBlock(z, q, order, migratetype);
+      freeOneBlock(mem, z, q, order, migratetype);
       q += 1 << order;
     } else q++;
   }
   z.a[z.b + Z_NR_ISOLATE_PAGEBLOCK]!--;
-  spinUnlock(z.a, z.b + Z_LOCK);
+  zoneUnlock(mem, z);
 }
 
 /**
  * Whether every page of the isolated range is free on the isolate lists, poisoned, or
  * ignored: the range can go offline (`test_pages_isolated`). Returns the first busy PFN,
  * or -1.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function testPagesIsolated(
   mem: Memory,
@@ -192,6 +205,7 @@ export function testPagesIsolated(
   end: number,
   ignore?: (pfn: number) => boolean,
 ): number {
+  checkMemory(mem, 'testPagesIsolated');
   for (let p = start; p < end;) {
     const [a, i] = mem.pageWords(p);
     const f = a[i + P_FLAGS]!;
@@ -213,6 +227,7 @@ export function testPagesIsolated(
  * lists, marked PG_offline | PG_reserved, and no longer managed by the zone
  * (`__offline_isolated_pages`). Returns the pages taken.
  * @throws KernelError EBUSY naming the first page that is not free.
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function offlineIsolatedPages(
   mem: Memory,
@@ -220,6 +235,7 @@ export function offlineIsolatedPages(
   end: number,
   ignore?: (pfn: number) => boolean,
 ): number {
+  checkMemory(mem, 'offlineIsolatedPages');
   const busy = testPagesIsolated(mem, start, end, ignore);
   if (busy >= 0) throw new KernelError('EBUSY', `pfn 0x${busy.toString(16)} is still in use`);
   let taken = 0;
@@ -229,10 +245,10 @@ export function offlineIsolatedPages(
     if (f & (1 << PG_buddy)) {
       const z = mem.pageZone(p);
       const order = a[i + P_PRIVATE]!;
-      spinLock(z.a, z.b + Z_LOCK);
-      mem.delFromFreeList(z, p, order);
+      zoneLock(mem, z);
+      delFromFreeList(mem, z, p, order);
       z.a[z.b + Z_MANAGED]! -= 1 << order;
-      spinUnlock(z.a, z.b + Z_LOCK);
+      zoneUnlock(mem, z);
       for (let q = p; q < p + (1 << order); q++)
         mem.setPageField(
           q,

@@ -11,7 +11,7 @@
  * @see mm/vmstat.c, fs/proc/meminfo.c, mm/show_mem.c (si_mem_available)
  */
 
-import { spinLock, spinUnlock } from './internal/lock.js';
+import { zoneLock, zoneUnlock } from './internal/buddy.js';
 import {
   NR_BOUNCE,
   NR_MLOCK,
@@ -25,7 +25,6 @@ import {
   SECTION_IS_ONLINE,
   Z_FREE_MT_NR,
   Z_FREE_NR,
-  Z_LOCK,
   Z_LOWMEM_RESERVE,
   Z_MANAGED,
   Z_PRESENT,
@@ -47,6 +46,7 @@ import {
   zoneNames,
 } from './mmzone.js';
 import { nodeStatItems, vmEventItems, type NodeStatItem } from './vmstat-items.js';
+import { checkMemory } from './internal/value.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -81,11 +81,11 @@ function walkZonesInNode(
   let out = '';
   for (const z of nodeZones(mem, nid)) {
     if (assertPopulated && !populatedZone(mem, z)) continue;
-    spinLock(z.a, z.b + Z_LOCK);
+    zoneLock(mem, z);
     try {
       out += print(z);
     } finally {
-      spinUnlock(z.a, z.b + Z_LOCK);
+      zoneUnlock(mem, z);
     }
   }
   return out;
@@ -169,8 +169,10 @@ function zoneStatItems(mem: Memory, z: ZoneRef): [string, number][] {
  * Node 0, zone    DMA32      3      2      1 ...
  * ```
  * @see mm/vmstat.c: frag_show, frag_show_print
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function procBuddyinfo(mem: Memory): string {
+  checkMemory(mem, 'procBuddyinfo');
   let out = '';
   for (let nid = 0; nid < mem.nrNodes; nid++)
     out += walkZonesInNode(mem, nid, true, (z) => {
@@ -213,8 +215,10 @@ function zonePageblockCounts(mem: Memory, z: ZoneRef): number[] {
  * PAGE_OWNER-only "Number of mixed blocks" table is not printed.
  *
  * @see mm/vmstat.c: pagetypeinfo_show, pagetypeinfo_showfree_print, pagetypeinfo_showblockcount_print
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function procPagetypeinfo(mem: Memory): string {
+  checkMemory(mem, 'procPagetypeinfo');
   let out = '';
   for (let nid = 0; nid < mem.nrNodes; nid++) {
     if (!nodeHasMemory(mem, nid)) continue;
@@ -259,8 +263,10 @@ export function procPagetypeinfo(mem: Memory): string {
  * `totalreserve_pages`: per zone, its largest lowmem reserve plus its high watermark,
  * capped at its managed pages, summed.
  * @see mm/page_alloc.c: calculate_totalreserve_pages
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function totalreservePages(mem: Memory): number {
+  checkMemory(mem, 'totalreservePages');
   let reserve = 0;
   for (const z of mem.zones) {
     let max = 0;
@@ -277,8 +283,10 @@ export function totalreservePages(mem: Memory): number {
  * free pages above the reserves, plus the page cache and reclaimable slab that could be
  * freed, keeping back half of each or the low watermarks, whichever is smaller. In pages.
  * @see mm/show_mem.c: si_mem_available
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function siMemAvailable(mem: Memory): number {
+  checkMemory(mem, 'siMemAvailable');
   let wmarkLow = 0;
   for (const z of mem.zones) wmarkLow += mem.wmark(z, WMARK_LOW);
   let available = nrFreePagesGlobal(mem) - totalreservePages(mem);
@@ -312,8 +320,10 @@ function nrFreePagesGlobal(mem: Memory): number {
  * absent, as in a kernel built without them.
  *
  * @see fs/proc/meminfo.c: meminfo_proc_show, show_val_kb
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function procMeminfo(mem: Memory): string {
+  checkMemory(mem, 'procMeminfo');
   const node = (item: NodeStatItem): number => globalNodePageState(mem, item);
   const activeAnon = node('nr_active_anon');
   const inactiveAnon = node('nr_inactive_anon');
@@ -380,8 +390,10 @@ function showValKb(label: string, pages: number): string {
  * list (pcp_refill...) follow `vmEventItems` order.
  *
  * @see mm/vmstat.c: vmstat_start, vmstat_show, vmstat_text
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function procVmstat(mem: Memory): string {
+  checkMemory(mem, 'procVmstat');
   const zoneTotals = new Map<string, number>();
   for (const z of mem.zones)
     for (const [name, v] of zoneStatItems(mem, z))
@@ -417,8 +429,10 @@ function isZoneFirstPopulated(mem: Memory, z: ZoneRef): boolean {
  * `node_unreclaimable` 0 (kswapd failures are not counted). NUMA events are not printed.
  *
  * @see mm/vmstat.c: zoneinfo_show, zoneinfo_show_print
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function procZoneinfo(mem: Memory): string {
+  checkMemory(mem, 'procZoneinfo');
   let out = '';
   for (let nid = 0; nid < mem.nrNodes; nid++)
     out += walkZonesInNode(mem, nid, false, (z) => {

@@ -55,6 +55,7 @@ import { P_FLAGS, P_INDEX, P_NEXT, P_PRIVATE } from './layout.js';
 import type { Memory } from './memory.js';
 import { MAX_PAGE_ORDER, PAGE_ALLOC_COSTLY_ORDER, PAGE_SIZE } from './mmzone.js';
 import { PG_slab, PG_tail, formatPageFlags } from './page-flags.js';
+import { checkMemory } from './internal/value.js';
 
 // ---------------------------------------------------------------- constants
 
@@ -1135,7 +1136,9 @@ function localTaint(): SlabTaint {
  * does; they take no pages until first used.
  *
  * @see mm/slub.c: kmem_cache_init, mm/slab_common.c: create_kmalloc_caches
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function createSlabAllocator(mem: Memory, opts: SlabAllocatorOptions = {}): SlabAllocator {
+  checkMemory(mem, 'createSlabAllocator');
   return new Allocator(mem, opts);
 }

@@ -26,7 +26,7 @@
  */
 
 import { KernelError } from '@kern/core';
-import { spinLock, spinUnlock } from './internal/lock.js';
+import { lockWord, unlockWord } from './internal/lock.js';
 import { listAddHead, listAddTail, listDel } from './internal/pfn-list.js';
 import {
   LRU_ACTIVE_ANON,
@@ -152,12 +152,12 @@ function checkList(list: number): void {
 
 /** Takes a node's LRU lock (`spin_lock_irq(&lruvec->lru_lock)`). */
 function lruLock(mem: Memory, nid: number): void {
-  spinLock(mem.nodeArr[nid]!, mem.nodeBase[nid]! + N_LRU_LOCK);
+  lockWord(mem, mem.nodeArr[nid]!, mem.nodeBase[nid]! + N_LRU_LOCK);
 }
 
 /** Releases a node's LRU lock. */
 function lruUnlock(mem: Memory, nid: number): void {
-  spinUnlock(mem.nodeArr[nid]!, mem.nodeBase[nid]! + N_LRU_LOCK);
+  unlockWord(mem, mem.nodeArr[nid]!, mem.nodeBase[nid]! + N_LRU_LOCK);
 }
 
 /** Adjusts the node and zone counters of `list` for a page with flags `f`. */

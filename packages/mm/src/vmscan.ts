@@ -61,6 +61,7 @@ import {
   PG_writeback,
 } from './page-flags.js';
 import { isolateLruPages, lruCount, pageWordArray, pageWordIndex, putbackLruPage } from './swap.js';
+import { checkMemory } from './internal/value.js';
 
 /** Highest (least urgent) scan priority: scan 1/4096 of each list. @see include/linux/mmzone.h: DEF_PRIORITY */
 export const DEF_PRIORITY = 12;
@@ -156,8 +157,10 @@ export interface PageReclaim {
  * Creates the page reclaimer of a machine and registers it in `mem.reclaimers` (name
  * 'lru'), so kswapd and direct reclaim use it.
  * @see mm/vmscan.c: kswapd_run, try_to_free_pages
+ * @throws KernelError EINVAL if `mem` is not a Memory.
  */
 export function createPageReclaim(mem: Memory, opts: PageReclaimOptions = {}): PageReclaim {
+  checkMemory(mem, 'createPageReclaim');
   return new PageReclaimImpl(mem, opts);
 }
 

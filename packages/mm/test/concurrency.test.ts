@@ -48,7 +48,7 @@ export async function runWorkers(
           const w = new Worker(bootstrap, {
             workerData: {
               script,
-              handle: mem.handle(),
+              handle: mem.handle,
               id: cpu,
               // The broken-lock control puts both on CPU 0's lists so they race on them too.
               cpu: breakLocks ? 0 : (cpus?.[cpu] ?? cpu),
@@ -99,7 +99,7 @@ function oneWorker(
 ): { w: Worker; start: Int32Array; next: () => Promise<unknown> } {
   const start = new Int32Array(new SharedArrayBuffer(16));
   const { w, next } = startWorker('./fixtures/alloc-worker.ts', {
-    handle: mem.handle(),
+    handle: mem.handle,
     id: 1,
     cpu: 1,
     iterations: 0,
@@ -258,7 +258,7 @@ describe('page reference counts once a second thread attaches', () => {
     const finished = new Int32Array(new SharedArrayBuffer(4));
     const rounds = 200_000;
     const { w, next: message } = startWorker('./fixtures/ref-worker.ts', {
-      handle: mem.handle(),
+      handle: mem.handle,
       pfns,
       rounds,
       start,

@@ -13,7 +13,8 @@ import {
   sysBlockSizeBytes,
   sysDevicesSystemMemory,
 } from '../src/memory-block.js';
-import { attachMemory, createMemory } from '../src/mm-init.js';
+import { createMemory } from '../src/mm-init.js';
+import { attachMemory } from '../src/smpboot.js';
 import { ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL } from '../src/mmzone.js';
 import { thrown } from './helpers.js';
 
@@ -188,7 +189,7 @@ describe('memory blocks', () => {
       memoryBlockSize: '64M',
       nrCpus: 2,
     });
-    const other = attachMemory(mem.handle(), { cpu: 1 });
+    const other = attachMemory(mem.handle, { cpu: 1 });
     expect(memoryBlockSizeBytes(other)).toBe(64 * MiB);
     expect(memoryBlocks(other)).toEqual(memoryBlocks(mem));
   });

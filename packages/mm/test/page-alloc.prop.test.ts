@@ -156,7 +156,7 @@ describe('page allocator properties', () => {
         const { mem, live } = run(ops, true);
         if (drain) mem.drainAllPages();
         const raw = rawCopy(mem); // what a dump holds: bytes only
-        const view = decodeRaw(raw, mem.handle().nodeDataPaddr);
+        const view = decodeRaw(raw, mem.handle.nodeDataPaddr);
         expect(view.errors).toEqual([]);
         expect(compareWithAllocator(mem, view, live)).toEqual([]);
       }),
@@ -216,7 +216,7 @@ describe('page allocator properties', () => {
       true,
     );
     const good = rawCopy(mem);
-    const paddrs = mem.handle().nodeDataPaddr;
+    const paddrs = mem.handle.nodeDataPaddr;
     expect(decodeRaw(good, paddrs).errors).toEqual([]);
     expect(compareWithAllocator(mem, decodeRaw(good, paddrs), live)).toEqual([]);
 

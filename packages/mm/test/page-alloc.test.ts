@@ -36,7 +36,7 @@ import {
 } from '../src/mmzone.js';
 import { PG_dirty, PG_head, PG_hwpoison, PG_pcp, PG_tail } from '../src/page-flags.js';
 import type { Memory } from '../src/memory.js';
-import { captureLog } from './helpers.js';
+import { captureLog, thrown } from './helpers.js';
 
 /**
  * A page's struct page as eight 32-bit words, read from physical memory at the address
@@ -434,6 +434,108 @@ describe('bad input', () => {
     expect(mem.allocPages(GFP_KERNEL, 4)).not.toBeNull();
   });
 
+  it('a free with a larger order than the block was allocated with changes nothing', () => {
+    const log = captureLog();
+    const mem = createMemory({ size: '32M', sectionSize: '16M', log });
+    // An 8-aligned order-0 page whose seven neighbours are free on the per-CPU lists
+    // (the review's wrong-order3 case), and two neighbouring order-0 pages in use.
+    const taken: number[] = [];
+    while (taken.length === 0 || taken[taken.length - 1]! % 8)
+      taken.push(mem.allocPages(GFP_KERNEL, 0)!);
+    const p = taken.pop()!;
+    for (const x of taken) mem.freePages(x, 0);
+    const pages = Array.from({ length: 64 }, () => mem.allocPages(GFP_KERNEL, 0)!);
+    const pair = pages.find((x) => x % 2 === 0 && pages.includes(x + 1))!;
+    const free = mem.nrFreePages();
+    const before = verifyMemory(mem);
+    expect(() => mem.freePages(p, 3)).toThrow(
+      /with order 3, but it was allocated with order 0 \(an order-3 free would take pages that are not part of it\)/,
+    );
+    expect(() => mem.freePages(pair, 1)).toThrow(/with order 1, but it was allocated with order 0/);
+    const after = verifyMemory(mem);
+    expect(after.errors).toEqual([]);
+    expect([after.bad, after.allocated, mem.nrFreePages()]).toEqual([0, before.allocated, free]);
+    expect([mem.pageField(p, P_REFCOUNT), mem.pageField(pair, P_REFCOUNT)]).toEqual([1, 1]);
+    expect(log.lines.filter((l) => l.startsWith('BUG: Bad page state'))).toEqual([]);
+    // The pages are still their owners', and freeing them right works.
+    for (const x of [p, ...pages]) mem.freePages(x, 0);
+    expect(verifyMemory(mem).errors).toEqual([]);
+  });
+
+  it('a free with a smaller order than the block was allocated with is refused, not leaked', () => {
+    const mem = createMemory({ size: '32M', sectionSize: '16M' });
+    const free = mem.nrFreePages();
+    const b = mem.allocPages(GFP_KERNEL, 2)!;
+    expect(() => mem.freePages(b, 1)).toThrow(
+      /free of pfn 0x[0-9a-f]+ with order 1, but it was allocated with order 2 \(an order-1 free would leak 2 of its pages\)/,
+    );
+    expect(() => mem.freePages(b, 0)).toThrow(/with order 0, but it was allocated with order 2/);
+    const c = mem.allocPages(GFP_KERNEL | __GFP_COMP, 3)!;
+    expect(() => mem.freePages(c, 2)).toThrow(
+      /free of compound page .* with order 2, but it has order 3/,
+    );
+    expect(verifyMemory(mem).errors).toEqual([]);
+    mem.freePages(b, 2);
+    mem.freePages(c, 3);
+    expect(mem.nrFreePages()).toBe(free);
+  });
+
+  it('freeing a tail page of a live block names the block', () => {
+    const log = captureLog();
+    const mem = createMemory({ size: '32M', sectionSize: '16M', log });
+    const b = mem.allocPages(GFP_KERNEL, 2)!;
+    const c = mem.allocPages(GFP_KERNEL | __GFP_COMP, 3)!;
+    const hex = (n: number): string => `0x${n.toString(16)}`;
+    expect(() => mem.freePages(b + 1, 0)).toThrow(
+      `free of pfn ${hex(b + 1)} order 0: it is a tail page of the order-2 block at pfn ${hex(b)} (free that block with freePages(${hex(b)}, 2))`,
+    );
+    expect(() => mem.freePages(c + 6, 1)).toThrow(/it is a tail page of the order-3 block at pfn/);
+    expect(() => mem.freePages(b + 2, 0)).not.toThrow(/double free/);
+    mem.freePages(b, 2);
+    expect(() => mem.freePages(b + 1, 0)).toThrow(/double free of pfn/);
+    expect(verifyMemory(mem).errors).toEqual([]);
+  });
+
+  it('values of the wrong type are EINVAL naming the value and its type, and change nothing', () => {
+    const mem = createMemory({ size: '32M', sectionSize: '16M', log: null });
+    const free = mem.nrFreePages();
+    const p = mem.allocPages(GFP_KERNEL, 0)!;
+    const cases: [() => unknown, RegExp][] = [
+      [
+        () => mem.allocPages('GFP_KERNEL' as never, 0),
+        /allocPages: gfp 'GFP_KERNEL' \(string\) is not a GFP mask/,
+      ],
+      [() => mem.allocPages(undefined as never, 0), /allocPages: gfp undefined is not a GFP mask/],
+      [() => mem.allocPages(1.5, 0), /gfp 1\.5 \(number\)/],
+      [
+        () => mem.allocPages(GFP_KERNEL, '0' as never),
+        /allocPages: order '0' \(string\) is not an order \(an integer 0\.\.10\)/,
+      ],
+      [() => mem.allocPages(GFP_KERNEL, 1.5), /order 1\.5 \(number\) is not an order/],
+      [() => mem.allocPages(GFP_KERNEL, -1), /order -1 \(number\) is not an order/],
+      [() => mem.allocPages(GFP_KERNEL, 0, '0' as never), /node '0' \(string\) does not exist/],
+      [
+        () => mem.allocPagesPolicy(GFP_KERNEL, 0, {} as never),
+        /memory policy an empty object has no mode/,
+      ],
+      [
+        () => mem.freePages('100' as never, 0),
+        /free of pfn '100' \(string\): not a page frame number/,
+      ],
+      [() => mem.freePages(p, '0' as never), /free of order '0' \(string\): orders are 0\.\.10/],
+      [() => mem.freePages(p, -1), /free of order -1: orders are 0\.\.10/],
+      [() => mem.getPage('5' as never), /pfn '5' \(string\) is not a page frame number/],
+      [() => (mem.cpu = '1' as never), /cpu '1' \(string\) is out of range/],
+    ];
+    for (const [call, message] of cases) {
+      const e = thrown(call);
+      expect([e.errno, e.message]).toEqual(['EINVAL', expect.stringMatching(message)]);
+    }
+    mem.freePages(p, 0);
+    expect(mem.nrFreePages()).toBe(free);
+    expect(verifyMemory(mem).errors).toEqual([]);
+  });
+
   it('rejects malformed configurations by name', () => {
     expect(() => createMemory({ size: '30M', sectionSize: '16M' })).toThrow(
       /node 0 size 31457280 is not a non-zero multiple/,
@@ -442,7 +544,9 @@ describe('bad input', () => {
       /section size 3145728 must be a power of two/,
     );
     expect(() => createMemory({ size: 'lots' })).toThrow(/'lots' is not a size/);
-    expect(() => createMemory({ size: '32M', sectionSize: '16M', nrCpus: 0 })).toThrow(/nrCpus 0/);
+    expect(() => createMemory({ size: '32M', sectionSize: '16M', nrCpus: 0 })).toThrow(
+      /nrCpus must be an integer from 1 to 4096, got 0/,
+    );
     expect(() =>
       createMemory({
         nodes: ['16M', '16M'],

@@ -13,7 +13,7 @@ function spawn(mem: Mem, cpu: number, role: 'drain' | 'churn', start: Int32Array
   return new Worker(bootstrap, {
     workerData: {
       script,
-      handle: mem.handle(),
+      handle: mem.handle,
       id: cpu,
       cpu,
       iterations,

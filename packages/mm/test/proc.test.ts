@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_NOWARN } from '../src/gfp.js';
+import { moveFreepagesBlock, setPageblockMigratetype } from '../src/internal/buddy.js';
 import * as layout from '../src/layout.js';
 import type { Memory, ZoneRef } from '../src/memory.js';
 import { WMARK_HIGH, WMARK_LOW, WMARK_MIN } from '../src/memory.js';
@@ -331,8 +332,8 @@ describe('procPagetypeinfo', () => {
     const memFree = meminfo(mem).get('MemFree')!;
     const pagetypes = procPagetypeinfo(mem);
     const blocksFree = vmstat(mem).get('nr_free_pages_blocks')!;
-    mem.setPageblockMigratetype(pfn, MIGRATE_ISOLATE);
-    mem.moveFreepagesBlock(z, pfn, MIGRATE_ISOLATE);
+    setPageblockMigratetype(mem, pfn, MIGRATE_ISOLATE);
+    moveFreepagesBlock(mem, z, pfn, MIGRATE_ISOLATE);
     const text = procPagetypeinfo(mem);
     const iso = /^Node {4}0, zone {4}DMA32, type {6}Isolate ((?: +\d+ ){11})$/m
       .exec(text)![1]!
@@ -344,8 +345,8 @@ describe('procPagetypeinfo', () => {
     expect(meminfo(mem).get('MemFree')).toBe(memFree - pageblock_nr_pages * 4);
     expect(vmstat(mem).get('nr_free_pages_blocks')).toBe(blocksFree - pageblock_nr_pages);
     // And back.
-    mem.setPageblockMigratetype(pfn, MIGRATE_MOVABLE);
-    mem.moveFreepagesBlock(z, pfn, MIGRATE_MOVABLE);
+    setPageblockMigratetype(mem, pfn, MIGRATE_MOVABLE);
+    moveFreepagesBlock(mem, z, pfn, MIGRATE_MOVABLE);
     expect(procPagetypeinfo(mem)).toBe(pagetypes);
   });
 });

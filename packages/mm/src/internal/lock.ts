@@ -53,3 +53,23 @@ export function spinUnlock(arr: Int32Array, idx: number): void {
     Atomics.notify(arr, idx, 1);
   }
 }
+
+/**
+ * Whose lock words are taken: a Memory skips them on a uniprocessor machine (`smp:
+ * false`, as a UP kernel compiles spinlocks away) and under the `no-locks` negative
+ * control. Every lock of the allocator goes through {@link lockWord}, so both apply
+ * everywhere.
+ */
+export interface LockPolicy {
+  readonly locking: boolean;
+}
+
+/** Takes the lock at `arr[idx]` unless `p` takes no locks. */
+export function lockWord(p: LockPolicy, arr: Int32Array, idx: number): void {
+  if (p.locking) spinLock(arr, idx);
+}
+
+/** Releases a lock taken by {@link lockWord}. */
+export function unlockWord(p: LockPolicy, arr: Int32Array, idx: number): void {
+  if (p.locking) spinUnlock(arr, idx);
+}
