@@ -64,7 +64,14 @@ import { randomFillSync, randomInt } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { KernelError } from '@kern/core';
 import { RcuCallbackQueue, type RcuCallback, type RcuCallbackStats } from './callbacks.js';
-import { assertMayBlock, driveAsync, driveSync, nextBackoff, type WaitStep } from './futex.js';
+import {
+  assertMayBlock,
+  cpuRelax,
+  driveAsync,
+  driveSync,
+  nextBackoff,
+  type WaitStep,
+} from './futex.js';
 import {
   FLAVOR_MB,
   FLAVOR_QSBR,
@@ -139,6 +146,24 @@ export interface RcuDomainStats extends RcuCallbackStats {
 }
 
 const DEFAULT_START = -600;
+
+/**
+ * How an updater waits for readers: `spin` active attempts to see them all quiescent after
+ * each wake-up (liburcu's `RCU_QS_ACTIVE_ATTEMPTS`), then a sleep on GP_FUTEX whose bound
+ * starts at `sleepMs` and doubles up to 5 ms.
+ */
+interface GpWaitMode {
+  readonly spin: number;
+  readonly sleepMs: number;
+}
+/**
+ * `synchronizeRcu()` runs on a thread that serves others: few attempts per event-loop turn
+ * (about 2 µs here, measured by the bench). `Atomics.waitAsync` times out at once below
+ * about 0.5 ms in Node 20 (whole milliseconds), so its first bound is 1 ms.
+ */
+const GP_WAIT_ASYNC: GpWaitMode = { spin: 100, sleepMs: 1 };
+/** `synchronizeRcuSync()` in a worker may spin longer; `Atomics.wait` sleeps 50 µs. */
+const GP_WAIT_SYNC: GpWaitMode = { spin: 100, sleepMs: 1 };
 
 /** @see kernel/rcu/rcu.h: rcu_seq_snap() */
 export const rcuSeqSnap = (seq: number): number => ((seq + 3) & ~1) | 0;
@@ -295,6 +320,13 @@ export class RcuDomain {
    * (synchronizeRcu, rcuBarrier, rcuSyncEnter) still pending. Thread-local.
    */
   private quiescentWaiters = 0;
+  /**
+   * @internal Bound of one sleep waiting for readers, in ms; `null` (default): 50 µs
+   * doubling to 5 ms. Tests set it long, so that a lost wake-up shows as a hang.
+   */
+  wakeTimeoutMs: number | null = null;
+  /** Whether a grace period of this attachment sleeps on GP_FUTEX. Thread-local. */
+  private asleepOnReaders = false;
 
   /** @internal Use {@link createRcuDomain} or {@link attachRcuDomain}. */
   constructor(readonly handle: RcuDomainHandle) {
@@ -310,7 +342,7 @@ export class RcuDomain {
     this.callbacks = new RcuCallbackQueue(
       async () => {
         this.checkOpen();
-        await driveAsync(this.synchronizeSteps(), this.quiescentBetweenWaits);
+        await driveAsync(this.synchronizeSteps(GP_WAIT_ASYNC), this.quiescentBetweenWaits);
       },
       (e) =>
         queueMicrotask(() => {
@@ -408,7 +440,7 @@ export class RcuDomain {
    */
   async synchronizeRcu(): Promise<void> {
     this.checkOpen();
-    await this.waitQuiescent(this.synchronizeSteps());
+    await this.waitQuiescent(this.synchronizeSteps(GP_WAIT_ASYNC));
     this.synchronizes++;
   }
 
@@ -417,12 +449,22 @@ export class RcuDomain {
    * thread's QSBR reader announces a quiescent state (see {@link RcuDomain.synchronizeRcu}).
    */
   async waitQuiescent<T>(steps: Generator<WaitStep, T, void>): Promise<T> {
-    this.quiescentWaiters++;
+    this.holdsNoHandle();
     try {
       return await driveAsync(steps, this.quiescentBetweenWaits);
     } finally {
       this.quiescentWaiters--;
     }
+  }
+
+  /**
+   * Counts a pending wait whose caller holds no handle. A grace period of this attachment
+   * already asleep (callRcu's batch) may be waiting for this thread's reader: it is woken,
+   * so that its wake-up announces the quiescent state (from the event loop, not here).
+   */
+  private holdsNoHandle(): void {
+    this.quiescentWaiters++;
+    if (this.asleepOnReaders) Atomics.notify(this.h, GP_FUTEX);
   }
 
   /**
@@ -448,7 +490,7 @@ export class RcuDomain {
     const wasOnline = r?.flavor === 'qsbr' && r.online;
     if (wasOnline) r.rcuThreadOffline();
     try {
-      driveSync(this.synchronizeSteps());
+      driveSync(this.synchronizeSteps(GP_WAIT_SYNC));
     } finally {
       if (wasOnline) r.rcuThreadOnline();
     }
@@ -481,7 +523,7 @@ export class RcuDomain {
    */
   rcuBarrier(): Promise<void> {
     if (this.closed) return Promise.reject(this.closed);
-    this.quiescentWaiters++;
+    this.holdsNoHandle();
     return this.callbacks.rcuBarrier().finally(() => this.quiescentWaiters--);
   }
 
@@ -523,7 +565,7 @@ export class RcuDomain {
   }
 
   /** Lock GP_LOCK, or wait for a grace period that started after `snap`'s call. */
-  private *synchronizeSteps(): Generator<WaitStep, void, void> {
+  private *synchronizeSteps(mode: GpWaitMode): Generator<WaitStep, void, void> {
     const h = this.h;
     const snap = rcuSeqSnap(Atomics.load(h, GP_SEQ));
     let ms = 0;
@@ -533,7 +575,7 @@ export class RcuDomain {
       if (rcuSeqDone(seq, snap)) return;
       if (Atomics.compareExchange(h, GP_LOCK, 0, 1) === 0) {
         try {
-          if (!rcuSeqDone(Atomics.load(h, GP_SEQ), snap)) yield* this.gpSteps();
+          if (!rcuSeqDone(Atomics.load(h, GP_SEQ), snap)) yield* this.gpSteps(mode);
         } finally {
           Atomics.store(h, GP_LOCK, 0);
           Atomics.notify(h, GP_LOCK);
@@ -547,7 +589,7 @@ export class RcuDomain {
   }
 
   /** One grace period, with GP_LOCK held. */
-  private *gpSteps(): Generator<WaitStep, void, void> {
+  private *gpSteps(mode: GpWaitMode): Generator<WaitStep, void, void> {
     const h = this.h;
     const nr = this.maxReaders;
     const seq = Atomics.load(h, GP_SEQ);
@@ -555,13 +597,19 @@ export class RcuDomain {
     let completed = false;
     try {
       if (this.flavor === 'qsbr') {
-        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(
+          () => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)),
+          mode,
+        );
         Atomics.store(h, GP_CTR, (Atomics.load(h, GP_CTR) + QSBR_GP_CTR) | 0);
-        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(
+          () => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)),
+          mode,
+        );
       } else {
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)), mode);
         Atomics.store(h, GP_CTR, Atomics.load(h, GP_CTR) ^ MB_GP_PHASE);
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)), mode);
       }
       completed = true;
     } finally {
@@ -572,24 +620,60 @@ export class RcuDomain {
     this.gpsRun++;
   }
 
-  /** Polls `quiescent` with backoff, sleeping on GP_FUTEX once readers are slow. */
-  private *waitForReaders(quiescent: () => boolean): Generator<WaitStep, void, void> {
+  /**
+   * Waits until `quiescent()`, as liburcu's `wait_for_readers`: up to `spin` active
+   * attempts after every wake-up (`RCU_QS_ACTIVE_ATTEMPTS`), then sleeps on GP_FUTEX = -1,
+   * which the first reader to announce a quiescent state after the store sees (wakeUpGp):
+   * it clears the word and notifies. Readers never notify an updater that is not asleep.
+   * The sleep is bounded (`sleepMs`), so a lost wake-up costs latency, never progress.
+   */
+  private *waitForReaders(
+    quiescent: () => boolean,
+    mode: GpWaitMode,
+  ): Generator<WaitStep, void, void> {
     const h = this.h;
     let ms = 0;
-    for (let spins = 0; ; spins++) {
-      if (quiescent()) return;
-      this.checkOpen();
-      // This thread's own reader, if it is the one waited for, announces at the wake-ups
-      // (quiescentBetweenWaits), never here: the first step runs inside the caller's call.
-      ms = nextBackoff(ms, spins);
-      if (ms > 0) {
-        Atomics.store(h, GP_FUTEX, -1);
+    let asleep = false;
+    for (;;) {
+      for (let i = 0; i < mode.spin; i++) {
         if (quiescent()) {
-          Atomics.store(h, GP_FUTEX, 0);
+          if (asleep) Atomics.store(h, GP_FUTEX, 0);
           return;
         }
+        cpuRelax();
       }
-      yield { array: h, index: GP_FUTEX, value: -1, ms };
+      this.checkOpen();
+      // This thread's own reader, if it is the one waited for, announces at the wake-ups
+      // (quiescentBetweenWaits), never here: let the event loop turn once before sleeping.
+      if (this.selfBlocks()) {
+        yield { array: h, index: GP_FUTEX, value: -1, ms: 0 };
+        continue;
+      }
+      // Announce the sleep, then check once more: a reader that stored its counter before
+      // seeing -1 is seen here (both sides store, then load: seq-cst).
+      Atomics.store(h, GP_FUTEX, -1);
+      asleep = true;
+      if (quiescent()) {
+        Atomics.store(h, GP_FUTEX, 0);
+        return;
+      }
+      ms = this.wakeTimeoutMs ?? (ms === 0 ? mode.sleepMs : Math.min(ms * 2, 5));
+      this.asleepOnReaders = true;
+      try {
+        yield { array: h, index: GP_FUTEX, value: -1, ms };
+      } finally {
+        this.asleepOnReaders = false;
+      }
     }
+  }
+
+  /**
+   * Whether this thread's own online QSBR reader holds up the grace period while a caller
+   * that holds no handle waits (it announces only at the wait's wake-ups).
+   */
+  private selfBlocks(): boolean {
+    const r = this.reader;
+    if (this.quiescentWaiters === 0 || r?.flavor !== 'qsbr' || !r.online) return false;
+    return Atomics.load(this.h, readerLine(r.slot) + R_CTR) !== Atomics.load(this.h, GP_CTR);
   }
 }
