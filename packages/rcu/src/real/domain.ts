@@ -10,7 +10,7 @@
  * | line 1 | GP_CTR | grace-period counter readers snapshot (QSBR: odd, +2 per phase, wraps at 2^32; MB: bit 0 = active, bit 1 = phase) | written only by the GP_LOCK holder (seq-cst store); readers read it plainly |
  * | line 2 | GP_LOCK | 0 free / 1 held: one grace period at a time | compare-exchange |
  * | | GP_SEQ | grace-period sequence: even idle, odd in progress (Linux's rcu_seq), wraps | written only by the GP_LOCK holder; waiters read and `waitAsync` on it |
- * | | GP_FUTEX | -1 while an updater sleeps waiting for readers, else 0 | updater stores -1; a reader that sees -1 stores 0 and notifies |
+ * | | GP_FUTEX | -1 while the GP_LOCK holder sleeps waiting for readers, else 0 | the holder stores -1 (seq-cst) and checks the readers once more before it sleeps; a reader that sees -1 after its announcing store stores 0 and notifies |
  * | line 3+i | R_CTR | reader i's snapshot of GP_CTR (0 = offline / outside a critical section) | written only by reader i (seq-cst store); read by the updater |
  * | | R_REG | 0 free / 1 registered | compare-exchange at registration, store at unregistration |
  * | | R_TID | threadId of the registered thread (debugging) | written by reader i at registration |
@@ -57,6 +57,17 @@
  * implies nothing: it may be called inside a read-side critical section, as `call_rcu()`,
  * and its grace period waits for the thread's own next quiescent state.
  *
+ * Waiting for readers (liburcu's `wait_for_readers`): the GP_LOCK holder polls the reader
+ * words a bounded number of times (`RCU_QS_ACTIVE_ATTEMPTS`; a few microseconds per
+ * event-loop turn for `synchronizeRcu()`), then stores GP_FUTEX = -1, checks once more and
+ * sleeps. A reader's announcing store (seq-cst) is followed by a load of GP_FUTEX, so of
+ * the two threads at least one sees the other's store: either the updater's last check
+ * sees the announcement, or the reader sees -1, clears it and notifies. Readers never
+ * notify an updater that is not asleep, and check GP_FUTEX only when they announce a new
+ * counter value, once per phase. The sleep is still bounded (1 ms, doubling to 5 ms), so a
+ * wake-up that is lost after all (the MB flavor's plain unlock store on x64, see
+ * `wakeUpGp`) costs latency, never progress.
+ *
  * @see liburcu: src/urcu-qsbr.c, src/urcu.c, include/urcu/static/urcu-qsbr.h
  * @see kernel/rcu/rcu.h: rcu_seq_start(), rcu_seq_end(), rcu_seq_snap(), rcu_seq_done()
  */
@@ -64,14 +75,7 @@ import { randomFillSync, randomInt } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
 import { KernelError } from '@kern/core';
 import { RcuCallbackQueue, type RcuCallback, type RcuCallbackStats } from './callbacks.js';
-import {
-  assertMayBlock,
-  cpuRelax,
-  driveAsync,
-  driveSync,
-  nextBackoff,
-  type WaitStep,
-} from './futex.js';
+import { assertMayBlock, driveAsync, driveSync, nextBackoff, type WaitStep } from './futex.js';
 import {
   FLAVOR_MB,
   FLAVOR_QSBR,
@@ -148,22 +152,20 @@ export interface RcuDomainStats extends RcuCallbackStats {
 const DEFAULT_START = -600;
 
 /**
- * How an updater waits for readers: `spin` active attempts to see them all quiescent after
- * each wake-up (liburcu's `RCU_QS_ACTIVE_ATTEMPTS`), then a sleep on GP_FUTEX whose bound
- * starts at `sleepMs` and doubles up to 5 ms.
+ * Polls of the reader words before an updater sleeps, after each wake-up (liburcu's
+ * `RCU_QS_ACTIVE_ATTEMPTS`, 100 there too): about 1 µs here, so `synchronizeRcu()` holds
+ * its thread's event loop a few microseconds per turn (the bench measures the turn).
+ * Blocking waits in workers poll no longer: when the readers occupy every core, polling
+ * only keeps one of them off the CPU until the updater sleeps (measured on two cores with
+ * a blocking updater: 300 polls gave about a quarter fewer grace periods per second than
+ * 100, 1,000 about half as many).
  */
-interface GpWaitMode {
-  readonly spin: number;
-  readonly sleepMs: number;
-}
+const GP_SPIN = 100;
 /**
- * `synchronizeRcu()` runs on a thread that serves others: few attempts per event-loop turn
- * (about 2 µs here, measured by the bench). `Atomics.waitAsync` times out at once below
- * about 0.5 ms in Node 20 (whole milliseconds), so its first bound is 1 ms.
+ * First bound of a sleep waiting for readers, in ms, doubling to 5 ms. `Atomics.waitAsync`
+ * counts whole milliseconds in Node 20 (below about 0.5 ms it times out at once).
  */
-const GP_WAIT_ASYNC: GpWaitMode = { spin: 100, sleepMs: 1 };
-/** `synchronizeRcuSync()` in a worker may spin longer; `Atomics.wait` sleeps 50 µs. */
-const GP_WAIT_SYNC: GpWaitMode = { spin: 100, sleepMs: 1 };
+const GP_SLEEP_MS = 1;
 
 /** @see kernel/rcu/rcu.h: rcu_seq_snap() */
 export const rcuSeqSnap = (seq: number): number => ((seq + 3) & ~1) | 0;
@@ -309,6 +311,8 @@ export class RcuDomain {
   /** The registered reader of this thread, if any. */
   reader: RcuReader | null = null;
   private readonly h: Int32Array;
+  /** Whether the hardware is x86 (TSO): see `qsbrReadersQuiescent`. */
+  private readonly tso = hardwareIsTso(process.arch);
   /** The domain's memory as a shared WebAssembly.Memory, when it has one. */
   private readonly memory: WasmMemory | undefined;
   private readonly callbacks: RcuCallbackQueue;
@@ -321,7 +325,7 @@ export class RcuDomain {
    */
   private quiescentWaiters = 0;
   /**
-   * @internal Bound of one sleep waiting for readers, in ms; `null` (default): 50 µs
+   * @internal Bound of one sleep waiting for readers, in ms; `null` (default): 1 ms
    * doubling to 5 ms. Tests set it long, so that a lost wake-up shows as a hang.
    */
   wakeTimeoutMs: number | null = null;
@@ -342,7 +346,7 @@ export class RcuDomain {
     this.callbacks = new RcuCallbackQueue(
       async () => {
         this.checkOpen();
-        await driveAsync(this.synchronizeSteps(GP_WAIT_ASYNC), this.quiescentBetweenWaits);
+        await driveAsync(this.synchronizeSteps(), this.quiescentBetweenWaits);
       },
       (e) =>
         queueMicrotask(() => {
@@ -370,7 +374,7 @@ export class RcuDomain {
         Atomics.store(this.h, line + R_REG, 0);
         if (this.reader === r) this.reader = null;
       };
-      const tso = hardwareIsTso(process.arch);
+      const tso = this.tso;
       const r =
         this.flavor === 'qsbr'
           ? new QsbrReader(this.h, this.pointers, i, done, tso)
@@ -440,7 +444,7 @@ export class RcuDomain {
    */
   async synchronizeRcu(): Promise<void> {
     this.checkOpen();
-    await this.waitQuiescent(this.synchronizeSteps(GP_WAIT_ASYNC));
+    await this.waitQuiescent(this.synchronizeSteps());
     this.synchronizes++;
   }
 
@@ -490,7 +494,7 @@ export class RcuDomain {
     const wasOnline = r?.flavor === 'qsbr' && r.online;
     if (wasOnline) r.rcuThreadOffline();
     try {
-      driveSync(this.synchronizeSteps(GP_WAIT_SYNC));
+      driveSync(this.synchronizeSteps());
     } finally {
       if (wasOnline) r.rcuThreadOnline();
     }
@@ -565,7 +569,7 @@ export class RcuDomain {
   }
 
   /** Lock GP_LOCK, or wait for a grace period that started after `snap`'s call. */
-  private *synchronizeSteps(mode: GpWaitMode): Generator<WaitStep, void, void> {
+  private *synchronizeSteps(): Generator<WaitStep, void, void> {
     const h = this.h;
     const snap = rcuSeqSnap(Atomics.load(h, GP_SEQ));
     let ms = 0;
@@ -575,7 +579,7 @@ export class RcuDomain {
       if (rcuSeqDone(seq, snap)) return;
       if (Atomics.compareExchange(h, GP_LOCK, 0, 1) === 0) {
         try {
-          if (!rcuSeqDone(Atomics.load(h, GP_SEQ), snap)) yield* this.gpSteps(mode);
+          if (!rcuSeqDone(Atomics.load(h, GP_SEQ), snap)) yield* this.gpSteps();
         } finally {
           Atomics.store(h, GP_LOCK, 0);
           Atomics.notify(h, GP_LOCK);
@@ -589,27 +593,24 @@ export class RcuDomain {
   }
 
   /** One grace period, with GP_LOCK held. */
-  private *gpSteps(mode: GpWaitMode): Generator<WaitStep, void, void> {
+  private *gpSteps(): Generator<WaitStep, void, void> {
     const h = this.h;
     const nr = this.maxReaders;
     const seq = Atomics.load(h, GP_SEQ);
     Atomics.store(h, GP_SEQ, (seq + 1) | 0); // rcu_seq_start
     let completed = false;
     try {
+      // GP_CTR is written only by this thread while it holds GP_LOCK.
+      const tso = this.tso;
+      let ctr = Atomics.load(h, GP_CTR);
       if (this.flavor === 'qsbr') {
-        yield* this.waitForReaders(
-          () => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)),
-          mode,
-        );
-        Atomics.store(h, GP_CTR, (Atomics.load(h, GP_CTR) + QSBR_GP_CTR) | 0);
-        yield* this.waitForReaders(
-          () => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)),
-          mode,
-        );
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, ctr, tso));
+        Atomics.store(h, GP_CTR, (ctr = (ctr + QSBR_GP_CTR) | 0));
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, ctr, tso));
       } else {
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)), mode);
-        Atomics.store(h, GP_CTR, Atomics.load(h, GP_CTR) ^ MB_GP_PHASE);
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)), mode);
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, ctr, tso));
+        Atomics.store(h, GP_CTR, (ctr ^= MB_GP_PHASE));
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, ctr, tso));
       }
       completed = true;
     } finally {
@@ -621,26 +622,22 @@ export class RcuDomain {
   }
 
   /**
-   * Waits until `quiescent()`, as liburcu's `wait_for_readers`: up to `spin` active
-   * attempts after every wake-up (`RCU_QS_ACTIVE_ATTEMPTS`), then sleeps on GP_FUTEX = -1,
-   * which the first reader to announce a quiescent state after the store sees (wakeUpGp):
-   * it clears the word and notifies. Readers never notify an updater that is not asleep.
-   * The sleep is bounded (`sleepMs`), so a lost wake-up costs latency, never progress.
+   * Waits until `quiescent()`, as liburcu's `wait_for_readers`: `GP_SPIN` polls after every
+   * wake-up, then a sleep on GP_FUTEX = -1, which the first reader to announce a quiescent
+   * state after that store sees (wakeUpGp): it clears the word and notifies. Readers never
+   * notify an updater that is not asleep. The sleep is bounded (GP_SLEEP_MS doubling to
+   * 5 ms, or `wakeTimeoutMs`), so a lost wake-up costs latency, never progress.
    */
-  private *waitForReaders(
-    quiescent: () => boolean,
-    mode: GpWaitMode,
-  ): Generator<WaitStep, void, void> {
+  private *waitForReaders(quiescent: () => boolean): Generator<WaitStep, void, void> {
     const h = this.h;
     let ms = 0;
     let asleep = false;
     for (;;) {
-      for (let i = 0; i < mode.spin; i++) {
+      for (let i = 0; i < GP_SPIN; i++) {
         if (quiescent()) {
           if (asleep) Atomics.store(h, GP_FUTEX, 0);
           return;
         }
-        cpuRelax();
       }
       this.checkOpen();
       // This thread's own reader, if it is the one waited for, announces at the wake-ups
@@ -657,7 +654,7 @@ export class RcuDomain {
         Atomics.store(h, GP_FUTEX, 0);
         return;
       }
-      ms = this.wakeTimeoutMs ?? (ms === 0 ? mode.sleepMs : Math.min(ms * 2, 5));
+      ms = this.wakeTimeoutMs ?? (ms === 0 ? GP_SLEEP_MS : Math.min(ms * 2, 5));
       this.asleepOnReaders = true;
       try {
         yield { array: h, index: GP_FUTEX, value: -1, ms };

@@ -22,14 +22,6 @@ const waitAsyncFn = (
   }
 ).waitAsync;
 
-// Atomics.pause (ES2025: a spin-wait hint, x64 `pause`) where the runtime has it.
-const pauseFn = (Atomics as unknown as { pause?: () => void }).pause;
-
-/** A spin-wait hint between two polls of shared memory; nothing where unsupported. */
-export function cpuRelax(): void {
-  pauseFn?.();
-}
-
 /** One step of a wait loop: wait while `array[index] === value`, for at most `ms`. */
 export interface WaitStep {
   readonly array: Int32Array;
