@@ -22,9 +22,9 @@ export function wakeUpGp(h: Int32Array): void {
 /**
  * Whether every QSBR reader is offline or has announced counter value `ctr`. `tso`: the
  * caller's last shared store was seq-cst on x86 (`xchg`, a full barrier), so plain loads
- * cannot be performed before it and read the words at a tenth of an `Atomics.load`'s cost
- * (a V8 builtin call in Node 20); elsewhere the loads are `Atomics.load` (load-acquire,
- * ordered after the store-release of a seq-cst store).
+ * cannot be performed before it, and they cost a fraction of an `Atomics.load` (a V8
+ * builtin call in Node 20); elsewhere the loads are `Atomics.load` (load-acquire, ordered
+ * after the store-release of a seq-cst store).
  * @see liburcu: src/urcu-qsbr.c (wait_for_readers, urcu_qsbr_reader_state)
  */
 export function qsbrReadersQuiescent(
