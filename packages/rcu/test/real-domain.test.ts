@@ -5,10 +5,12 @@ import {
   createRcuDomain,
   rcuSeqDone,
   rcuSeqSnap,
+  type RcuDomain,
   type RcuFlavor,
 } from '../src/real/domain.js';
 import {
   GP_CTR,
+  GP_FUTEX,
   H_NR_READERS,
   H_PROBE,
   MB_GP_PHASE,
@@ -550,4 +552,112 @@ describe('real RCU with worker threads', () => {
     const m = await done;
     expect(m.stats.synchronizes).toBe(200);
   });
+});
+
+describe('wake-up protocol: an updater asleep waiting for readers is woken by their quiescent states', () => {
+  // Each updater here bounds its sleep by a minute (wakeTimeoutMs), so a lost wake-up shows
+  // as a hang that the liveness bound (seconds) catches; no timing is compared.
+  const LONG = 60_000;
+  const LIVE = 10_000;
+
+  /** A reader worker that announces one quiescent state per request (see real-reader.ts). */
+  const announcer = async (domain: RcuDomain) => {
+    const ctl = new Int32Array(new SharedArrayBuffer(4 * 8));
+    const w = spawn('real-reader.ts', { mode: 'announce', domain: domain.handle, ctl: ctl.buffer });
+    await nextMessage(w, 'ready');
+    return {
+      /** 1: rcuQuiescentState(); 2: a bare store of the counter, which wakes nobody. */
+      announce: async (kind: 1 | 2): Promise<void> => {
+        const acks = Atomics.load(ctl, 4);
+        Atomics.store(ctl, 3, kind);
+        Atomics.add(ctl, 2, 1);
+        Atomics.notify(ctl, 2);
+        await within(
+          (async () => {
+            while (Atomics.load(ctl, 4) === acks) await sleep(1);
+          })(),
+          LIVE,
+          'the announcement',
+        );
+      },
+    };
+  };
+
+  it('an asynchronous updater on this thread, asleep, is woken by a worker reader each time', async () => {
+    const a = createRcuDomain();
+    a.wakeTimeoutMs = LONG;
+    const h = new Int32Array(a.handle.buffer);
+    const w = await announcer(a);
+    for (let i = 0; i < 20; i++) {
+      const gp = a.synchronizeRcu();
+      // The reader shows the current counter, the grace period advanced it and waits for
+      // the reader to show the new one: it announced its sleep before the call returned.
+      expect(Atomics.load(h, GP_FUTEX)).toBe(-1);
+      await w.announce(1);
+      await within(gp, LIVE, `grace period ${i} (a lost wake-up sleeps for a minute)`);
+      expect(Atomics.load(h, GP_FUTEX)).toBe(0);
+    }
+  }, 60_000);
+
+  it('negative control: a quiescent state stored without the wake-up leaves the updater asleep', async () => {
+    const a = createRcuDomain();
+    a.wakeTimeoutMs = LONG;
+    const h = new Int32Array(a.handle.buffer);
+    const w = await announcer(a);
+    const gp = a.synchronizeRcu();
+    expect(Atomics.load(h, GP_FUTEX)).toBe(-1);
+    await w.announce(2);
+    // The reader is quiescent, but nobody woke the updater: so a lost wake-up is a hang.
+    expect(await stillPending(gp, 300)).toBe(true);
+    Atomics.store(h, GP_FUTEX, 0);
+    Atomics.notify(h, GP_FUTEX);
+    await within(gp, LIVE, 'grace period after a manual wake-up');
+  }, 60_000);
+
+  it('a blocking updater in a worker, asleep, is woken by a reader on this thread each time', async () => {
+    const a = createRcuDomain();
+    const r = a.rcuRegisterThread();
+    const h = new Int32Array(a.handle.buffer);
+    const ctl = new Int32Array(new SharedArrayBuffer(8));
+    const w = spawn('real-reader.ts', {
+      mode: 'sync',
+      domain: a.handle,
+      ctl: ctl.buffer,
+      count: 20,
+      wakeTimeoutMs: LONG,
+    });
+    const done = nextMessage<{ stats: { synchronizes: number } }>(w, 'done', 5 * LIVE);
+    let settled = false;
+    void done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await within(
+      (async () => {
+        const at = readerLine(r.slot) + R_CTR;
+        const waitedFor = (): boolean =>
+          Atomics.load(h, GP_FUTEX) === -1 && Atomics.load(h, at) !== Atomics.load(h, GP_CTR);
+        for (;;) {
+          // Until the updater sleeps waiting for this thread's reader (or is done) …
+          while (!settled && !waitedFor()) await sleep(1);
+          if (settled) return;
+          r.rcuQuiescentState(); // … whose quiescent state must wake it.
+        }
+      })(),
+      5 * LIVE,
+      '20 blocking grace periods (a lost wake-up sleeps for a minute)',
+    );
+    expect((await done).stats.synchronizes).toBe(20);
+  }, 120_000);
+
+  it("an online reader's own synchronizeRcu() and rcuBarrier() never sleep waiting for itself", async () => {
+    const a = createRcuDomain();
+    a.wakeTimeoutMs = LONG;
+    a.rcuRegisterThread();
+    for (let i = 0; i < 5; i++) await within(a.synchronizeRcu(), LIVE, 'self grace period');
+    let ran = false;
+    a.callRcu(() => (ran = true));
+    await within(a.rcuBarrier(), LIVE, 'self barrier');
+    expect(ran).toBe(true);
+  }, 60_000);
 });

@@ -10,7 +10,7 @@
  * | line 1 | GP_CTR | grace-period counter readers snapshot (QSBR: odd, +2 per phase, wraps at 2^32; MB: bit 0 = active, bit 1 = phase) | written only by the GP_LOCK holder (seq-cst store); readers read it plainly |
  * | line 2 | GP_LOCK | 0 free, else the holder's threadId + 1: one grace period at a time | compare-exchange; `rcuReapThread()` of the holder (a thread that exited) releases it |
  * | | GP_SEQ | grace-period sequence: even idle, odd in progress (Linux's rcu_seq), wraps | written only by the GP_LOCK holder; waiters read and `waitAsync` on it |
- * | | GP_FUTEX | -1 while an updater sleeps waiting for readers, else 0 | updater stores -1; a reader that sees -1 stores 0 and notifies |
+ * | | GP_FUTEX | -1 while the GP_LOCK holder sleeps waiting for readers, else 0 | the holder stores -1 (seq-cst) and checks the readers once more before it sleeps; a reader that sees -1 after its announcing store stores 0 and notifies |
  * | line 3+i | R_CTR | reader i's snapshot of GP_CTR (0 = offline / outside a critical section) | written only by reader i (seq-cst store); read by the updater |
  * | | R_REG | 0 free / 1 registered | compare-exchange at registration, store at unregistration or reap |
  * | | R_TID | threadId of the registered thread (stall reports, reaping) | written by reader i at registration; a reap claims the slot by compare-exchanging it to -1 |
@@ -57,6 +57,17 @@
  * `QsbrReader`). `callRcu()` (and `rcuSyncExit()`, `percpuUpWrite()`, which queue one)
  * implies nothing: it may be called inside a read-side critical section, as `call_rcu()`,
  * and its grace period waits for the thread's own next quiescent state.
+ *
+ * Waiting for readers (liburcu's `wait_for_readers`): the GP_LOCK holder polls the reader
+ * words a bounded number of times (`RCU_QS_ACTIVE_ATTEMPTS`; a few microseconds per
+ * event-loop turn for `synchronizeRcu()`), then stores GP_FUTEX = -1, checks once more and
+ * sleeps. A reader's announcing store (seq-cst) is followed by a load of GP_FUTEX, so of
+ * the two threads at least one sees the other's store: either the updater's last check
+ * sees the announcement, or the reader sees -1, clears it and notifies. Readers never
+ * notify an updater that is not asleep, and check GP_FUTEX only when they announce a new
+ * counter value, once per phase. The sleep is still bounded (1 ms, doubling to 5 ms), so a
+ * wake-up that is lost after all (the MB flavor's plain unlock store on x64, see
+ * `wakeUpGp`) costs latency, never progress.
  *
  * @see liburcu: src/urcu-qsbr.c, src/urcu.c, include/urcu/static/urcu-qsbr.h
  * @see kernel/rcu/rcu.h: rcu_seq_start(), rcu_seq_end(), rcu_seq_snap(), rcu_seq_done()
@@ -258,6 +269,22 @@ function checkOptionsObject(what: string, options: unknown): void {
       `${what} options must be an object, got ${describeValue(options)}`,
     );
 }
+
+/**
+ * Polls of the reader words before an updater sleeps, after each wake-up (liburcu's
+ * `RCU_QS_ACTIVE_ATTEMPTS`, 100 there too): about 1 µs here, so `synchronizeRcu()` holds
+ * its thread's event loop a few microseconds per turn (the bench measures the turn).
+ * Blocking waits in workers poll no longer: when the readers occupy every core, polling
+ * only keeps one of them off the CPU until the updater sleeps (measured on two cores with
+ * a blocking updater: 300 polls gave about a quarter fewer grace periods per second than
+ * 100, 1,000 about half as many).
+ */
+const GP_SPIN = 100;
+/**
+ * First bound of a sleep waiting for readers, in ms, doubling to 5 ms. `Atomics.waitAsync`
+ * counts whole milliseconds in Node 20 (below about 0.5 ms it times out at once).
+ */
+const GP_SLEEP_MS = 1;
 
 /** @see kernel/rcu/rcu.h: rcu_seq_snap() */
 export const rcuSeqSnap = (seq: number): number => ((seq + 3) & ~1) | 0;
@@ -482,6 +509,8 @@ export class RcuDomain {
   /** The pointer slots (Int32 handles, 0 = NULL); read plainly, written with rcuAssignPointer. */
   readonly pointers: Int32Array;
   private readonly h: Int32Array;
+  /** Whether the hardware is x86 (TSO): see `qsbrReadersQuiescent`. */
+  private readonly tso = hardwareIsTso(process.arch);
   /** The domain's memory as a shared WebAssembly.Memory, when it has one. */
   private readonly memory: WasmMemory | undefined;
   private closed: KernelError | null = null;
@@ -505,6 +534,13 @@ export class RcuDomain {
   #stallStartNs = -1;
   #stallNextNs = 0;
   #stallSeq = 0;
+  /**
+   * @internal Bound of one sleep waiting for readers, in ms; `null` (default): 1 ms
+   * doubling to 5 ms. Tests set it long, so that a lost wake-up shows as a hang.
+   */
+  wakeTimeoutMs: number | null = null;
+  /** Whether a grace period of this attachment sleeps on GP_FUTEX. Thread-local. */
+  private asleepOnReaders = false;
 
   /** @internal Use {@link createRcuDomain} or {@link attachRcuDomain}. */
   constructor(
@@ -554,7 +590,7 @@ export class RcuDomain {
         if (Atomics.load(h, line + R_GEN) === gen) releaseSlot(h, line);
         if (this.#reader === r) this.#reader = null;
       };
-      const tso = hardwareIsTso(process.arch);
+      const tso = this.tso;
       const r =
         this.flavor === 'qsbr'
           ? new QsbrReader(h, this.pointers, i, done, tso)
@@ -752,12 +788,22 @@ export class RcuDomain {
    * thread's QSBR reader announces a quiescent state (see {@link RcuDomain.synchronizeRcu}).
    */
   async waitQuiescent<T>(steps: Generator<WaitStep, T, void>): Promise<T> {
-    this.quiescentWaiters++;
+    this.holdsNoHandle();
     try {
       return await driveAsync(steps, this.#quiescentBetweenWaits);
     } finally {
       this.quiescentWaiters--;
     }
+  }
+
+  /**
+   * Counts a pending wait whose caller holds no handle. A grace period of this attachment
+   * already asleep (callRcu's batch) may be waiting for this thread's reader: it is woken,
+   * so that its wake-up announces the quiescent state (from the event loop, not here).
+   */
+  private holdsNoHandle(): void {
+    this.quiescentWaiters++;
+    if (this.asleepOnReaders) Atomics.notify(this.h, GP_FUTEX);
   }
 
   /**
@@ -829,7 +875,7 @@ export class RcuDomain {
   async rcuBarrier(): Promise<void> {
     this.checkOpen();
     this.assertNotReading('rcuBarrier()');
-    this.quiescentWaiters++;
+    this.holdsNoHandle();
     try {
       await this.#callbacks.rcuBarrier();
     } finally {
@@ -915,14 +961,17 @@ export class RcuDomain {
     this.#stallStartNs = -1;
     let completed = false;
     try {
+      // GP_CTR is written only by this thread while it holds GP_LOCK.
+      const tso = this.tso;
+      let ctr = Atomics.load(h, GP_CTR);
       if (this.flavor === 'qsbr') {
-        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
-        Atomics.store(h, GP_CTR, (Atomics.load(h, GP_CTR) + QSBR_GP_CTR) | 0);
-        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, ctr, tso));
+        Atomics.store(h, GP_CTR, (ctr = (ctr + QSBR_GP_CTR) | 0));
+        yield* this.waitForReaders(() => qsbrReadersQuiescent(h, nr, ctr, tso));
       } else {
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
-        Atomics.store(h, GP_CTR, Atomics.load(h, GP_CTR) ^ MB_GP_PHASE);
-        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, Atomics.load(h, GP_CTR)));
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, ctr, tso));
+        Atomics.store(h, GP_CTR, (ctr ^= MB_GP_PHASE));
+        yield* this.waitForReaders(() => mbReadersQuiescent(h, nr, ctr, tso));
       }
       completed = true;
     } finally {
@@ -933,25 +982,47 @@ export class RcuDomain {
     this.gpsRun++;
   }
 
-  /** Polls `quiescent` with backoff, sleeping on GP_FUTEX once readers are slow. */
+  /**
+   * Waits until `quiescent()`, as liburcu's `wait_for_readers`: `GP_SPIN` polls after every
+   * wake-up, then a sleep on GP_FUTEX = -1, which the first reader to announce a quiescent
+   * state after that store sees (wakeUpGp): it clears the word and notifies. Readers never
+   * notify an updater that is not asleep. The sleep is bounded (GP_SLEEP_MS doubling to
+   * 5 ms, or `wakeTimeoutMs`), so a lost wake-up costs latency, never progress.
+   */
   private *waitForReaders(quiescent: () => boolean): Generator<WaitStep, void, void> {
     const h = this.h;
     let ms = 0;
-    for (let spins = 0; ; spins++) {
-      if (quiescent()) return;
-      this.checkOpen();
-      // This thread's own reader, if it is the one waited for, announces at the wake-ups
-      // (quiescentBetweenWaits), never here: the first step runs inside the caller's call.
-      ms = nextBackoff(ms, spins);
-      if (ms > 0) {
-        this.checkReaderStall();
-        Atomics.store(h, GP_FUTEX, -1);
+    let asleep = false;
+    for (;;) {
+      for (let i = 0; i < GP_SPIN; i++) {
         if (quiescent()) {
-          Atomics.store(h, GP_FUTEX, 0);
+          if (asleep) Atomics.store(h, GP_FUTEX, 0);
           return;
         }
       }
-      yield { array: h, index: GP_FUTEX, value: -1, ms };
+      this.checkOpen();
+      // This thread's own reader, if it is the one waited for, announces at the wake-ups
+      // (quiescentBetweenWaits), never here: let the event loop turn once before sleeping.
+      if (this.selfBlocks()) {
+        yield { array: h, index: GP_FUTEX, value: -1, ms: 0 };
+        continue;
+      }
+      this.checkReaderStall();
+      // Announce the sleep, then check once more: a reader that stored its counter before
+      // seeing -1 is seen here (both sides store, then load: seq-cst).
+      Atomics.store(h, GP_FUTEX, -1);
+      asleep = true;
+      if (quiescent()) {
+        Atomics.store(h, GP_FUTEX, 0);
+        return;
+      }
+      ms = this.wakeTimeoutMs ?? (ms === 0 ? GP_SLEEP_MS : Math.min(ms * 2, 5));
+      this.asleepOnReaders = true;
+      try {
+        yield { array: h, index: GP_FUTEX, value: -1, ms };
+      } finally {
+        this.asleepOnReaders = false;
+      }
     }
   }
 
@@ -1033,6 +1104,16 @@ export class RcuDomain {
       KERN_ERR,
       `rcu: if thread ${tid} has exited, reap it so grace periods go on: domain.rcuReapThread(${tid})`,
     );
+  }
+
+  /**
+   * Whether this thread's own online QSBR reader holds up the grace period while a caller
+   * that holds no handle waits (it announces only at the wait's wake-ups).
+   */
+  private selfBlocks(): boolean {
+    const r = this.#reader;
+    if (this.quiescentWaiters === 0 || r?.flavor !== 'qsbr' || !r.online) return false;
+    return Atomics.load(this.h, readerLine(r.slot) + R_CTR) !== Atomics.load(this.h, GP_CTR);
   }
 }
 

@@ -19,11 +19,17 @@ const UNREGISTERED = -(2 ** 30);
 
 /**
  * Whether no MB reader is inside a critical section begun in the phase opposite to `gp`'s.
+ * `tso`: plain loads, as in `qsbrReadersQuiescent`.
  * @see liburcu: src/urcu.c (urcu_common_reader_state: URCU_READER_ACTIVE_OLD)
  */
-export function mbReadersQuiescent(h: Int32Array, nrReaders: number, gp: number): boolean {
+export function mbReadersQuiescent(
+  h: Int32Array,
+  nrReaders: number,
+  gp: number,
+  tso = false,
+): boolean {
   for (let i = 0, at = READER_BASE + R_CTR; i < nrReaders; i++, at += LINE_WORDS) {
-    const v = Atomics.load(h, at);
+    const v = tso ? h[at]! : Atomics.load(h, at);
     if (v !== 0 && ((v ^ gp) & MB_GP_PHASE) !== 0) return false;
   }
   return true;

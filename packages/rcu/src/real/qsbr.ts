@@ -13,8 +13,8 @@ import { GP_CTR, GP_FUTEX, LINE_WORDS, R_CTR, R_GEN, READER_BASE } from './layou
 export function wakeUpGp(h: Int32Array): void {
   // A plain read. After a seq-cst store (QSBR, MB on non-TSO hardware) it cannot be
   // reordered before that store; after the MB flavor's plain unlock store on x64 it can,
-  // and then a wake-up may be missed: the updater sleeps with a timeout (its backoff,
-  // at most a few ms) and re-checks, so a miss costs latency, never a wrong answer.
+  // and then a wake-up may be missed: the updater sleeps with a timeout (1 ms, doubling
+  // to 5 ms) and re-checks, so a miss costs latency, never a wrong answer.
   if (h[GP_FUTEX] === -1) {
     Atomics.store(h, GP_FUTEX, 0);
     Atomics.notify(h, GP_FUTEX);
@@ -22,12 +22,21 @@ export function wakeUpGp(h: Int32Array): void {
 }
 
 /**
- * Whether every QSBR reader is offline or has announced counter value `ctr`.
+ * Whether every QSBR reader is offline or has announced counter value `ctr`. `tso`: the
+ * caller's last shared store was seq-cst on x86 (`xchg`, a full barrier), so plain loads
+ * cannot be performed before it, and they cost a fraction of an `Atomics.load` (a V8
+ * builtin call in Node 20); elsewhere the loads are `Atomics.load` (load-acquire, ordered
+ * after the store-release of a seq-cst store).
  * @see liburcu: src/urcu-qsbr.c (wait_for_readers, urcu_qsbr_reader_state)
  */
-export function qsbrReadersQuiescent(h: Int32Array, nrReaders: number, ctr: number): boolean {
+export function qsbrReadersQuiescent(
+  h: Int32Array,
+  nrReaders: number,
+  ctr: number,
+  tso = false,
+): boolean {
   for (let i = 0, at = READER_BASE + R_CTR; i < nrReaders; i++, at += LINE_WORDS) {
-    const v = Atomics.load(h, at);
+    const v = tso ? h[at]! : Atomics.load(h, at);
     if (v !== 0 && v !== ctr) return false;
   }
   return true;
