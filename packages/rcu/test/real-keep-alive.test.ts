@@ -96,6 +96,25 @@ describe('a pending wait keeps its thread alive', () => {
     }, 90_000);
   }
 
+  it("a callRcu() batch held up by the calling thread's own online reader does not keep a finished script alive", async () => {
+    const script = fileURLToPath(new URL('./fixtures/real-callrcu-exit.ts', import.meta.url));
+    const child = spawnProcess(
+      process.execPath,
+      ['--conditions=@kern/source', '--import', 'tsx', script],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const code = await within(
+      new Promise<number | null>((resolve) => child.once('exit', resolve)),
+      30_000,
+      'the child (a batch that holds the event loop keeps it alive forever)',
+    ).finally(() => child.kill());
+    expect(out).toBe('queued\n');
+    expect(code).toBe(0);
+  }, 60_000);
+
   it('the keep-alive timer is held only while a wait is pending, and shared by concurrent waits', async () => {
     const word = new Int32Array(new SharedArrayBuffer(4));
     expect(pendingEventLoopHolds()).toBe(0);

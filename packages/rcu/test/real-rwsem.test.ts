@@ -160,10 +160,17 @@ describe('percpu rw-semaphore', () => {
       await within(sem.percpuDownWrite(), 5000, 'down_write');
       Atomics.store(shared, 0, 1);
       // A reader's failed slow-path attempt raises its count for an instant (add, see
-      // BLOCK, sub): poll a little. The workers check exclusion themselves (violations).
-      for (let t = 0; sem.readCount() !== 0 && t < 100; t++)
-        await new Promise((r) => setImmediate(r));
-      if (!stopOnViolation) expect(sem.readCount()).toBe(0);
+      // BLOCK, sub), longer if its thread is preempted there: poll until it is 0 (a
+      // reader really inside would keep it up, and the guard fail). The workers check
+      // exclusion themselves (violations).
+      if (!stopOnViolation)
+        await within(
+          (async () => {
+            while (sem.readCount() !== 0) await new Promise((r) => setImmediate(r));
+          })(),
+          15_000,
+          'read count back to 0 under the write lock',
+        );
       await new Promise((r) => setTimeout(r, 1));
       Atomics.store(shared, 0, 0);
       sem.percpuUpWrite();

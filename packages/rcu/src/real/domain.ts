@@ -78,6 +78,7 @@ import { KernelError, NSEC_PER_MSEC, createRealClock, type Clock } from '@kern/c
 import { describeValue } from '../describe.js';
 import { RcuCallbackQueue, type RcuCallback, type RcuCallbackStats } from './callbacks.js';
 import { assertMayBlock, driveAsync, driveSync, nextBackoff, type WaitStep } from './futex.js';
+import { holdEventLoop, releaseEventLoop } from './keep-alive.js';
 import {
   FLAVOR_MB,
   FLAVOR_QSBR,
@@ -85,6 +86,7 @@ import {
   GP_FUTEX,
   GP_LOCK,
   GP_LOCK_FREE,
+  GP_LOCK_REAPING,
   GP_SEQ,
   H_FLAVOR,
   H_ID,
@@ -558,10 +560,13 @@ export class RcuDomain {
     this.#log = local.log;
     this.#clock = local.clock;
     // The batch's grace period: like synchronizeRcu(), but callRcu() asserts nothing about
-    // this thread's handles, so the wait announces nothing for its reader by itself.
+    // this thread's handles, so the wait announces nothing for its reader by itself. Nor
+    // does it keep the thread alive: nobody awaits it (rcuBarrier() holds the loop for
+    // its own wait), and a batch held up by this thread's own online reader would
+    // otherwise keep a thread whose script has ended alive for ever.
     this.#callbacks = new RcuCallbackQueue(async () => {
       this.checkOpen();
-      await driveAsync(this.synchronizeSteps(), this.#quiescentBetweenWaits);
+      await driveAsync(this.synchronizeSteps(), this.#quiescentBetweenWaits, false);
     }, local.onCallbackError);
   }
 
@@ -656,12 +661,14 @@ export class RcuDomain {
       slots.push(i);
     }
     let gpLockReleased = false;
-    if (Atomics.load(h, GP_LOCK) === tid + 1) {
-      // Roll the dead holder's grace period back (as close() does for its own), then free
-      // the lock: waiters see GP_SEQ move and take it.
+    // Claim the dead holder's lock first: only the reaper that wins rolls its grace period
+    // back (as close() does for its own) and then frees the lock, so a second reaper can
+    // never roll back a grace period a live updater has started since.
+    if (Atomics.compareExchange(h, GP_LOCK, tid + 1, GP_LOCK_REAPING) === tid + 1) {
       const seq = Atomics.load(h, GP_SEQ);
-      if ((seq & 1) === 1) Atomics.compareExchange(h, GP_SEQ, seq, (seq - 1) | 0);
-      gpLockReleased = Atomics.compareExchange(h, GP_LOCK, tid + 1, GP_LOCK_FREE) === tid + 1;
+      if ((seq & 1) === 1) Atomics.store(h, GP_SEQ, (seq - 1) | 0);
+      Atomics.store(h, GP_LOCK, GP_LOCK_FREE);
+      gpLockReleased = true;
       Atomics.notify(h, GP_SEQ);
       Atomics.notify(h, GP_LOCK);
     }
@@ -876,9 +883,13 @@ export class RcuDomain {
     this.checkOpen();
     this.assertNotReading('rcuBarrier()');
     this.holdsNoHandle();
+    // The batches it waits for do not keep the thread alive by themselves (see the
+    // constructor): this wait does, from start to end.
+    holdEventLoop();
     try {
       await this.#callbacks.rcuBarrier();
     } finally {
+      releaseEventLoop();
       this.quiescentWaiters--;
     }
   }
@@ -1094,7 +1105,7 @@ export class RcuDomain {
     const ms = this.stallDue(moved);
     if (ms < 0) return;
     const owner = Atomics.load(this.h, GP_LOCK);
-    if (owner === GP_LOCK_FREE) return;
+    if (owner === GP_LOCK_FREE || owner === GP_LOCK_REAPING) return;
     const tid = owner - 1;
     this.#log.printk(
       KERN_ERR,

@@ -34,13 +34,15 @@ export interface WaitStep {
 
 /**
  * Waits asynchronously while `array[index] === value`, for at most `ms` (never blocks),
- * keeping the thread's event loop alive meanwhile (keep-alive.ts).
+ * keeping the thread's event loop alive meanwhile (keep-alive.ts) unless `keepAlive` is
+ * false (a wait nobody awaits, such as a `callRcu()` batch's grace period).
  */
 export async function futexWaitAsync(
   array: Int32Array,
   index: number,
   value: number,
   ms: number,
+  keepAlive = true,
 ): Promise<void> {
   if (ms <= 0) {
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -48,6 +50,10 @@ export async function futexWaitAsync(
   }
   const r = waitAsyncFn(array, index, value, ms);
   if (!r.async) return;
+  if (!keepAlive) {
+    await r.value;
+    return;
+  }
   // waitAsync does not keep the event loop alive: hold it while the wait is pending.
   holdEventLoop();
   try {
@@ -62,14 +68,18 @@ export function futexWaitSync(array: Int32Array, index: number, value: number, m
   if (ms > 0) Atomics.wait(array, index, value, ms);
 }
 
-/** Runs a generator of wait steps to completion without blocking the event loop. */
+/**
+ * Runs a generator of wait steps to completion without blocking the event loop; its
+ * sleeps keep the thread alive unless `keepAlive` is false (see futexWaitAsync).
+ */
 export async function driveAsync<T>(
   steps: Generator<WaitStep, T, void>,
   between?: () => void,
+  keepAlive = true,
 ): Promise<T> {
   for (let r = steps.next(); ; r = steps.next()) {
     if (r.done) return r.value;
-    await futexWaitAsync(r.value.array, r.value.index, r.value.value, r.value.ms);
+    await futexWaitAsync(r.value.array, r.value.index, r.value.value, r.value.ms, keepAlive);
     between?.();
   }
 }

@@ -55,6 +55,8 @@ export const R_TID_REAPING = -1;
 
 /** GP_LOCK of a free lock; a held one holds its owner's threadId + 1. */
 export const GP_LOCK_FREE = 0;
+/** GP_LOCK while a reaper rolls a dead holder's grace period back (held: not free). */
+export const GP_LOCK_REAPING = -1;
 
 /** Flavor codes stored in H_FLAVOR. */
 export const FLAVOR_QSBR = 1;
