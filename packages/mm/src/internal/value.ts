@@ -5,36 +5,10 @@
  * Memory makes of it.
  */
 
-import { KernelError } from '@kern/core';
+import { KernelError, describeValue } from '@kern/core';
 
-/** A value as an error message shows it: `'2' (string)`, `-1 (number)`, `an ArrayBuffer`. */
-export function describeValue(v: unknown): string {
-  switch (typeof v) {
-    case 'string':
-      return `'${v.length > 40 ? `${v.slice(0, 40)}…` : v}' (string)`;
-    case 'number':
-    case 'boolean':
-      return `${String(v)} (${typeof v})`;
-    case 'bigint':
-      return `${v}n (bigint)`;
-    case 'undefined':
-      return 'undefined';
-    case 'function':
-      return 'a function';
-    case 'symbol':
-      return `${String(v)} (symbol)`;
-    default:
-      break;
-  }
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  const name = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor
-    ?.name;
-  if (name && name !== 'Object') return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
-  const keys = Object.keys(v as object);
-  if (keys.length === 0) return 'an empty object';
-  return `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', …' : ''}`;
-}
+/** A value as an error message shows it, with its type: `@kern/core`'s `describeValue`. */
+export { describeValue };
 
 /** Whether `v` is an integer number in [lo, hi]. */
 export function isIntIn(v: unknown, lo: number, hi: number): v is number {
